@@ -1,0 +1,135 @@
+//! The command line: one binary, three faces (operator, rule authoring, CI checks).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod crds;
+pub mod dry_run;
+mod lint;
+pub mod subset;
+pub mod test;
+
+use crate::rules::diagnostic::{Format, render};
+use crate::rules::{LoadError, RulePack};
+
+/// Deploy LLM inference services on Kubernetes, driven by a declarative rule pack.
+#[derive(Debug, Parser)]
+#[command(name = "aimctl", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the controllers against the cluster of the kubeconfig (or in-cluster config),
+    /// hot-reloading the rule pack when it changes.
+    Operator {
+        /// Rule pack folder (default: the pack built into the binary).
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// Watch only this namespace (repeatable; default: all namespaces).
+        #[arg(long)]
+        namespace: Vec<String>,
+    },
+    /// Plan one reconcile round for every object in a cluster state read from YAML files
+    /// and print what the operator would write.
+    DryRun {
+        /// State files or folders (folders are read recursively, *.yaml / *.yml).
+        #[arg(short = 'f', long = "filename", required = true)]
+        files: Vec<PathBuf>,
+        /// Rule pack folder (default: the pack built into the binary).
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// Only this service (NAMESPACE/NAME); its dependencies are still read.
+        #[arg(long)]
+        service: Option<String>,
+        /// Output format.
+        #[arg(short = 'o', long = "output", value_enum, default_value = "yaml")]
+        output: OutputFormat,
+        /// The planner's clock (RFC 3339); default: the latest timestamp in the state.
+        #[arg(long)]
+        now: Option<String>,
+        /// Print a trace of every decision on stderr.
+        #[arg(long)]
+        explain: bool,
+    },
+    /// Check a rule pack and report every problem with file:line:col and a stable code.
+    Lint {
+        /// Rule pack folder (default: the pack built into the binary).
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// Diagnostic format.
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
+        /// Exit 1 on warnings too.
+        #[arg(long)]
+        deny_warnings: bool,
+    },
+    /// Run rule-pack test cases (folders with state.yaml, expect.yaml, optional absent.yaml).
+    Test {
+        /// Rule pack folder (default: the pack built into the binary).
+        #[arg(long)]
+        rules: Option<PathBuf>,
+        /// Case folders, or folders holding case folders.
+        #[arg(required = true)]
+        cases: Vec<PathBuf>,
+    },
+    /// Print every CustomResourceDefinition of aim.eai.amd.com as one YAML stream.
+    Crds,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Yaml,
+    Json,
+}
+
+/// Loads the pack or renders why it cannot be loaded (lint diagnostics).
+pub fn load_pack(rules: Option<&std::path::Path>) -> Result<RulePack, String> {
+    RulePack::load(rules).map_err(|e| match e {
+        LoadError::Invalid {
+            ref sources,
+            ref diagnostics,
+        } => {
+            format!("{}{e}", render(sources, diagnostics, Format::Human))
+        }
+        other => other.to_string(),
+    })
+}
+
+/// Runs one subcommand and maps its outcome to the exit codes of the CLI contract.
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Crds => crds::run(),
+        Command::DryRun {
+            files,
+            rules,
+            service,
+            output,
+            explain,
+            now,
+        } => dry_run::run(dry_run::Options {
+            files,
+            rules,
+            service,
+            json: output == OutputFormat::Json,
+            explain,
+            now,
+        }),
+        Command::Lint {
+            rules,
+            format,
+            deny_warnings,
+        } => lint::run(rules.as_deref(), format, deny_warnings),
+        Command::Test { rules, cases } => test::run(rules.as_deref(), &cases),
+        Command::Operator { .. } => {
+            eprintln!(
+                "aimctl operator: not yet available in this build (the operator issue adds it)"
+            );
+            ExitCode::from(2)
+        }
+    }
+}

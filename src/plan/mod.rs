@@ -1,0 +1,133 @@
+//! The planner: `plan(snapshot, object, pack) -> Plan`. Pure — no I/O, no clock
+//! (the time is an input), no randomness — so dry-run, tests and the operator see
+//! the same decisions.
+
+pub mod routing;
+pub mod sample;
+pub mod service;
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::rules::merge::Merged;
+use crate::rules::select::SelectionResult;
+use crate::status::EventRecord;
+
+/// Everything one reconcile round of one object would do.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// Objects to server-side apply, sorted by apiVersion, kind, namespace, name.
+    pub objects: Vec<Value>,
+    /// The reconciled object with the status its controller would write.
+    pub object: Value,
+    pub events: Vec<EventRecord>,
+    /// An error class that forbids applying anything this round (status still written).
+    pub apply_blocked: bool,
+    /// Infrastructure trouble: the operator retries with backoff.
+    pub retry: bool,
+    #[serde(skip)]
+    pub trace: Trace,
+}
+
+/// What `--explain` prints: why each decision came out as it did.
+#[derive(Debug, Clone, Default)]
+pub struct Trace {
+    pub selection: Option<SelectionResult>,
+    pub merges: Vec<(String, Merged)>,
+    pub steps: Vec<(String, Duration)>,
+    pub notes: Vec<String>,
+}
+
+/// Sort key of produced objects (cli.md: apiVersion, kind, namespace, name).
+pub fn object_order(v: &Value) -> (String, String, String, String) {
+    let s = |p: &str| {
+        v.pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    (
+        s("/apiVersion"),
+        s("/kind"),
+        s("/metadata/namespace"),
+        s("/metadata/name"),
+    )
+}
+
+/// Annotation that freezes an object: it is neither planned nor printed.
+pub const PAUSED: &str = "aim.eai.amd.com/reconciliation-paused";
+
+fn paused(obj: &Value) -> bool {
+    obj.pointer("/metadata/annotations")
+        .and_then(|a| a.get(PAUSED))
+        .and_then(Value::as_str)
+        == Some("true")
+}
+
+/// One reconcile round over every reconciled object of the snapshot, sorted by kind,
+/// namespace and name. `only` limits it to one service (`namespace/name`).
+pub fn round(
+    snap: &crate::snapshot::Snapshot,
+    pack: &crate::rules::RulePack,
+    now: &str,
+    only: Option<(&str, &str)>,
+) -> Vec<Plan> {
+    let mut plans = vec![];
+    for svc in snap.list("AIMService") {
+        let ns = svc
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let name = svc
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if only.is_some_and(|(n, m)| (n, m) != (ns, name)) || paused(svc) {
+            continue;
+        }
+        plans.push(service::plan(snap, pack, svc, now));
+    }
+    plans
+}
+
+/// The planner's clock for a state: the latest timestamp found in it, so the same
+/// state always plans the same way (cli.md "Clock and settings").
+pub fn clock_of(objects: &[Value]) -> String {
+    fn walk(v: &Value, latest: &mut String) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    if let Value::String(s) = x
+                        && matches!(
+                            k.as_str(),
+                            "creationTimestamp"
+                                | "lastTransitionTime"
+                                | "startTime"
+                                | "completionTime"
+                                | "lastTimestamp"
+                                | "firstTimestamp"
+                                | "lastSyncTime"
+                                | "lastAttemptTime"
+                        )
+                        && s.len() >= 20
+                        && s.as_str() > latest.as_str()
+                    {
+                        *latest = s.clone();
+                    }
+                    walk(x, latest);
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|x| walk(x, latest)),
+            _ => {}
+        }
+    }
+    let mut latest = String::new();
+    objects.iter().for_each(|o| walk(o, &mut latest));
+    if latest.is_empty() {
+        "2026-01-01T00:00:00Z".into()
+    } else {
+        latest
+    }
+}

@@ -1,0 +1,803 @@
+//! Planning one AIMService (service-reconcile.md): resolve the runtime config, the
+//! model and the template; run the pack's selection, merges and outputs; derive the
+//! status. Facts are gathered here; every policy is the pack's.
+
+use std::time::Instant;
+
+use serde_json::{Map, Value, json};
+
+use super::{Plan, Trace, object_order, routing};
+use crate::naming;
+use crate::rules::RulePack;
+use crate::rules::native::{is_set, text};
+use crate::rules::select::Decision;
+use crate::snapshot::Snapshot;
+use crate::status::{self, ClassifiedError, ComponentHealth, Condition, Dependency, ErrorClass};
+
+const GROUP_VERSION: &str = "aim.eai.amd.com/v1alpha1";
+const CONTROLLER: &str = "service";
+
+fn s<'a>(v: &'a Value, pointer: &str) -> &'a str {
+    v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+}
+
+fn err(class: &str, reason: &str, message: impl Into<String>) -> Value {
+    json!({"class": class, "reason": reason, "message": message.into()})
+}
+
+/// A resolved AIM object with how it was found.
+fn resolved(obj: &Value) -> Value {
+    let kind = s(obj, "/kind");
+    let scope = if kind.starts_with("AIMCluster") {
+        "Cluster"
+    } else {
+        "Namespace"
+    };
+    json!({
+        "found": true,
+        "kind": kind,
+        "scope": scope,
+        "name": s(obj, "/metadata/name"),
+        "namespace": if scope == "Cluster" { "" } else { s(obj, "/metadata/namespace") },
+        "uid": s(obj, "/metadata/uid"),
+        "status": s(obj, "/status/status"),
+    })
+}
+
+/// Plans one AIMService against the snapshot.
+pub fn plan(snap: &Snapshot, pack: &RulePack, svc: &Value, now: &str) -> Plan {
+    let mut trace = Trace::default();
+    let started = Instant::now();
+    let ns = s(svc, "/metadata/namespace").to_string();
+    let name = s(svc, "/metadata/name").to_string();
+    let spec = svc.get("spec").cloned().unwrap_or(Value::Null);
+    let mut ctx = Map::new();
+    ctx.insert("service".into(), svc.clone());
+    ctx.insert("namespace".into(), json!(ns));
+    ctx.insert("now".into(), json!(now));
+    ctx.insert("cluster".into(), json!({"gpus": snap.gpu_inventory()}));
+
+    // 4. runtime config: namespaced and cluster objects of the same name
+    let rc_name = match s(&spec, "/runtimeConfigName") {
+        "" => "default".to_string(),
+        n => n.to_string(),
+    };
+    let ns_rc = snap
+        .get("AIMRuntimeConfig", &ns, &rc_name)
+        .map(|o| migrate_storage(o.get("spec")));
+    let cl_rc = snap
+        .get("AIMClusterRuntimeConfig", "", &rc_name)
+        .map(|o| migrate_storage(o.get("spec")));
+    let rc_scope = match (&ns_rc, &cl_rc) {
+        (Some(_), Some(_)) => "Merged",
+        (Some(_), None) => "Namespace",
+        (None, Some(_)) => "Cluster",
+        (None, None) => "",
+    };
+    let rc_resolution = if rc_scope.is_empty() && rc_name != "default" {
+        json!({"name": rc_name, "found": false,
+               "error": err("MissingUpstream", "ReferenceNotFound", "Upstream dependency not found"),
+               "detail": format!("RuntimeConfig {rc_name} not found")})
+    } else {
+        let uid = snap
+            .get("AIMRuntimeConfig", &ns, &rc_name)
+            .or_else(|| snap.get("AIMClusterRuntimeConfig", "", &rc_name))
+            .map(|o| s(o, "/metadata/uid").to_string())
+            .unwrap_or_default();
+        json!({"name": rc_name, "found": !rc_scope.is_empty(), "scope": rc_scope,
+               "kind": if rc_scope == "Cluster" { "AIMClusterRuntimeConfig" } else { "AIMRuntimeConfig" },
+               "namespace": if rc_scope == "Cluster" { "" } else { ns.as_str() }, "uid": uid})
+    };
+    ctx.insert(
+        "runtime_configs".into(),
+        json!({"namespace": ns_rc, "cluster": cl_rc}),
+    );
+
+    // 5. model
+    let (model_res, model_obj) = resolve_model(snap, svc, &ns);
+    ctx.insert("model".into(), model_obj.clone().unwrap_or(Value::Null));
+
+    // 6. template
+    let mut template_res = json!({"found": false});
+    let mut template_obj: Option<Value> = None;
+    resolve_template(
+        snap,
+        pack,
+        svc,
+        &ns,
+        &model_res,
+        &mut ctx,
+        &mut template_res,
+        &mut template_obj,
+        &mut trace,
+    );
+    ctx.insert(
+        "template".into(),
+        template_obj.clone().unwrap_or(Value::Null),
+    );
+
+    // merges, in pack order; each result is visible to the next
+    ctx.insert("merged".into(), json!({}));
+    for m in &pack.merges {
+        let t = Instant::now();
+        let ctx_value = Value::Object(std::mem::take(&mut ctx));
+        let result = m.run(&pack.scripts, &ctx_value);
+        let Value::Object(back) = ctx_value else {
+            unreachable!("ctx is a map")
+        };
+        ctx = back;
+        match result {
+            Ok(merged) => {
+                if let Some(Value::Object(mm)) = ctx.get_mut("merged") {
+                    mm.insert(m.name.clone(), merged.value.clone());
+                }
+                trace.merges.push((m.name.clone(), merged));
+            }
+            Err(e) => trace.notes.push(format!("merge {} failed: {e}", m.name)),
+        }
+        trace.steps.push((format!("merge {}", m.name), t.elapsed()));
+    }
+    let rc = ctx
+        .get("merged")
+        .and_then(|m| m.get("runtime_config"))
+        .cloned()
+        .unwrap_or(Value::Null);
+
+    // names (outputs.md §1.4)
+    let isvc_name = naming::isvc_name(&name, &ns);
+    let route_name = naming::http_route_name(&name, &ns);
+    let uid = s(svc, "/metadata/uid").to_string();
+    let mut names = json!({"route": route_name});
+    if let Ok(n) = &isvc_name {
+        names["isvc"] = json!(n);
+    }
+
+    // caching
+    let mode = match s(&spec, "/caching/mode") {
+        "Dedicated" | "Never" => "Dedicated",
+        _ => "Shared",
+    };
+    let tpl_status_name = s(svc, "/status/resolvedTemplate/name").to_string();
+    let existing_isvc = isvc_name
+        .as_ref()
+        .ok()
+        .and_then(|n| snap.get("InferenceService", &ns, n))
+        .map(|v| (**v).clone());
+    let cache = find_cache(snap, svc, &ns, mode, &tpl_status_name);
+    let template_ready = template_res["status"] == "Ready" && template_res["found"] == true;
+    let template_name = template_res["name"].as_str().unwrap_or("").to_string();
+    let has_sources = template_obj
+        .as_ref()
+        .and_then(|t| t.pointer("/status/modelSources"))
+        .is_some_and(is_set);
+    let plan_cache = cache.is_none() && template_ready && has_sources;
+    if !template_name.is_empty() {
+        names["cache"] = json!(if mode == "Dedicated" {
+            naming::dedicated_cache_name(&template_name, &name, &uid)
+        } else {
+            naming::shared_cache_name(&template_name, &ns)
+        });
+    }
+    let lost = existing_isvc.as_ref().is_some_and(|i| {
+        i.pointer("/spec/predictor/volumes")
+            .and_then(Value::as_array)
+            .is_some_and(|v| {
+                v.iter()
+                    .any(|vol| vol.get("persistentVolumeClaim").is_some() && vol["name"] != "dshm")
+            })
+    });
+    let cache_res = match &cache {
+        Some(c) => {
+            json!({"found": true, "mode": mode, "name": s(c, "/metadata/name"), "status": s(c, "/status/status"),
+                          "namespace": ns, "uid": s(c, "/metadata/uid"), "plan": false})
+        }
+        None => json!({"found": false, "mode": mode, "lost": lost, "plan": plan_cache}),
+    };
+    ctx.insert("cache".into(), cache.clone().unwrap_or(Value::Null));
+
+    // derived template (service-reconcile.md §7.2)
+    let derived_name = template_obj.as_ref().and_then(|t| {
+        let ovr = spec.get("overrides").filter(|o| is_set(o))?;
+        let labels = crate::snapshot::labels(t);
+        let derived = labels.get("aim.eai.amd.com/origin").map(String::as_str) == Some("derived");
+        (t["kind"] == "AIMServiceTemplate" && s(t, "/status/status") == "Ready" && !derived)
+            .then(|| naming::derived_template_name(s(t, "/metadata/name"), ovr))
+            .flatten()
+    });
+    if let Some(d) = &derived_name {
+        names["derived_template"] = json!(d);
+    }
+
+    // model to create
+    if let Some(n) = model_res.get("create_name") {
+        names["model"] = n.clone();
+    }
+
+    // routing (outputs.md §9.2, §9.4)
+    let enabled = match spec.pointer("/routing/enabled") {
+        Some(Value::Bool(b)) => *b,
+        _ => rc
+            .pointer("/routing/enabled")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+    };
+    let gateway = spec
+        .pointer("/routing/gatewayRef")
+        .filter(|g| is_set(g))
+        .or_else(|| rc.pointer("/routing/gatewayRef").filter(|g| is_set(g)))
+        .cloned();
+    let path_template = match spec.pointer("/routing/pathTemplate") {
+        Some(t) => text(t),
+        None => text(rc.pointer("/routing/pathTemplate").unwrap_or(&Value::Null)),
+    };
+    let (path, path_error) = match routing::render(&path_template, svc) {
+        Ok(p) => (p, Value::Null),
+        Err(e) => (routing::default_path(svc), json!(e)),
+    };
+    let timeout = spec
+        .pointer("/routing/requestTimeout")
+        .or_else(|| rc.pointer("/routing/requestTimeout"))
+        .map(|t| crate::quantity::go_duration(&text(t)).unwrap_or_else(|| text(t)));
+    let route = snap
+        .get("HTTPRoute", &ns, &route_name)
+        .map(|v| (**v).clone());
+    ctx.insert(
+        "routing".into(),
+        json!({"enabled": enabled, "gateway": gateway, "path": path, "path_error": path_error,
+               "timeout": timeout, "exists": route.is_some()}),
+    );
+    ctx.insert("route".into(), route.clone().unwrap_or(Value::Null));
+
+    // runtime observations of the InferenceService
+    let (pods, events, hpa) = match (&existing_isvc, &isvc_name) {
+        (Some(isvc), Ok(n)) => observe_isvc(snap, &ns, n, isvc),
+        _ => (vec![], vec![], Value::Null),
+    };
+    ctx.insert("isvc".into(), existing_isvc.clone().unwrap_or(Value::Null));
+    ctx.insert("pods".into(), Value::Array(pods));
+    ctx.insert("events".into(), Value::Array(events));
+    ctx.insert("hpa".into(), hpa.clone());
+    let autoscaling = spec.get("autoScaling").is_some()
+        || spec.get("minReplicas").is_some()
+        || spec.get("maxReplicas").is_some();
+    ctx.insert("autoscaling".into(), json!({"requested": autoscaling}));
+    let isvc_res = match &isvc_name {
+        Err(e) => {
+            json!({"exists": false, "error": err("Infrastructure", "FetchError", e.to_string())})
+        }
+        Ok(_) => json!({"exists": existing_isvc.is_some()}),
+    };
+    ctx.insert(
+        "resolution".into(),
+        json!({"runtime_config": rc_resolution, "model": model_res, "template": template_res,
+               "cache": cache_res, "isvc": isvc_res}),
+    );
+    ctx.insert("names".into(), names);
+    let ctx = Value::Object(ctx);
+
+    // status: components from the pack, then the shared framework
+    let t = Instant::now();
+    let mut components = vec![];
+    for c in pack.statuses.get("AIMService").into_iter().flatten() {
+        let include = match &c.when {
+            Some(w) => pack.eval(w, &ctx).map(|v| v == Value::Bool(true)),
+            None => Ok(true),
+        };
+        let health = include.and_then(|inc| {
+            if inc {
+                pack.eval(&c.health, &ctx).map(Some)
+            } else {
+                Ok(None)
+            }
+        });
+        match health {
+            Ok(Some(h)) => components.push(component(&c.name, &h)),
+            Ok(None) => {}
+            Err(e) => components.push(ComponentHealth {
+                component: c.name.clone(),
+                state: None,
+                reason: "RuleError".into(),
+                message: e.to_string(),
+                errors: vec![ClassifiedError {
+                    class: ErrorClass::InvalidSpec,
+                    reason: "RuleError".into(),
+                    message: e.to_string(),
+                }],
+                dependency: Dependency::Unspecified,
+            }),
+        }
+    }
+    trace.steps.push(("status components".into(), t.elapsed()));
+    let previous: Vec<Condition> = svc
+        .pointer("/status/conditions")
+        .and_then(|c| serde_json::from_value(c.clone()).ok())
+        .unwrap_or_default();
+    let generation = svc.pointer("/metadata/generation").and_then(Value::as_i64);
+    let outcome = status::derive_status(&previous, &components, now, generation);
+
+    // outputs (service-reconcile.md §9): only when no error class blocks applying
+    let mut objects = vec![];
+    if !outcome.blocks_apply {
+        for out in pack.outputs.iter().filter(|o| o.parent == "AIMService") {
+            let t = Instant::now();
+            match pack.build_output(out, &ctx) {
+                Ok(Some((obj, owned))) if obj.is_object() => {
+                    objects.push(finish(obj, svc, owned, &rc))
+                }
+                Ok(Some((other, _))) => trace
+                    .notes
+                    .push(format!("output {} built a non-object: {other}", out.name)),
+                Ok(None) => {}
+                Err(e) => trace.notes.push(format!("output {} failed: {e}", out.name)),
+            }
+            trace
+                .steps
+                .push((format!("output {}", out.name), t.elapsed()));
+        }
+    }
+    objects.sort_by_key(object_order);
+
+    // status fields (service-reconcile.md §10.5)
+    let mut st = svc
+        .get("status")
+        .cloned()
+        .filter(Value::is_object)
+        .unwrap_or_else(|| json!({}));
+    st["status"] = json!(status::service_status_value(outcome.status));
+    st["conditions"] = serde_json::to_value(&outcome.conditions).unwrap_or_default();
+    if let Some(g) = generation {
+        st["observedGeneration"] = json!(g);
+    }
+    let res = &ctx["resolution"];
+    if res["model"]["status"] == "Ready" {
+        st["resolvedModel"] = reference(&res["model"], true);
+    }
+    if template_ready {
+        st["resolvedTemplate"] = reference(&res["template"], true);
+    }
+    if res["runtime_config"]["found"] == true {
+        st["resolvedRuntimeConfig"] = reference(&res["runtime_config"], true);
+    }
+    if res["cache"]["status"] == "Ready" {
+        st["cache"] = json!({"templateCacheRef": {"name": res["cache"]["name"], "namespace": ns, "uid": res["cache"]["uid"]}});
+    }
+    if route.is_some() {
+        st["routing"] = json!({"path": ctx["routing"]["path"]});
+    }
+    st["runtime"] = runtime_replicas(&spec, &hpa);
+    let mut object = svc.clone();
+    object["status"] = st;
+    trace.steps.push(("plan".into(), started.elapsed()));
+    Plan {
+        objects,
+        object,
+        events: outcome.events,
+        apply_blocked: outcome.blocks_apply,
+        retry: outcome.has_infra_error,
+        trace,
+    }
+}
+
+/// Deprecated top-level storage fields move under `storage` when that is unset.
+fn migrate_storage(spec: Option<&Value>) -> Value {
+    let mut spec = spec.cloned().unwrap_or_else(|| json!({}));
+    for field in ["defaultStorageClassName", "pvcHeadroomPercent"] {
+        if let Some(v) = spec.get(field).cloned()
+            && spec.pointer(&format!("/storage/{field}")).is_none()
+        {
+            if !spec.get("storage").is_some_and(Value::is_object) {
+                spec["storage"] = json!({});
+            }
+            spec["storage"][field] = v;
+        }
+    }
+    spec
+}
+
+fn reference(r: &Value, with_kind: bool) -> Value {
+    let mut out = json!({"name": r["name"], "scope": r["scope"], "uid": r["uid"]});
+    if r["scope"] != "Cluster" {
+        out["namespace"] = r["namespace"].clone();
+    }
+    if with_kind {
+        out["kind"] = r["kind"].clone();
+    }
+    if let Value::Object(m) = &mut out {
+        m.retain(|_, v| is_set(v));
+    }
+    out
+}
+
+/// service-reconcile.md §5: the model by previous resolution, name, image or custom.
+fn resolve_model(snap: &Snapshot, svc: &Value, ns: &str) -> (Value, Option<Value>) {
+    let by_ref = |kind_scope: &str, name: &str| match kind_scope {
+        "Cluster" => snap.get("AIMClusterModel", "", name),
+        _ => snap.get("AIMModel", ns, name),
+    };
+    if let Some(r) = svc.pointer("/status/resolvedModel")
+        && let Some(m) = by_ref(s(r, "/scope"), s(r, "/name"))
+        && s(m, "/status/status") == "Ready"
+    {
+        return (resolved(m), Some((**m).clone()));
+    }
+    let spec_model = svc.pointer("/spec/model").cloned().unwrap_or(Value::Null);
+    let name = s(&spec_model, "/name").trim();
+    let image = s(&spec_model, "/image").trim();
+    if !name.is_empty() {
+        return match snap
+            .get("AIMModel", ns, name)
+            .or_else(|| snap.get("AIMClusterModel", "", name))
+        {
+            Some(m) => (resolved(m), Some((**m).clone())),
+            None => (
+                json!({"found": false, "name": name, "error": err("MissingUpstream", "ModelNotFound",
+                    format!("model \"{name}\" not found in namespace {ns} or cluster scope"))}),
+                None,
+            ),
+        };
+    }
+    if !image.is_empty() {
+        let mut matches: Vec<&Value> = snap
+            .models_with_image(image)
+            .iter()
+            .filter(|m| m["kind"] == "AIMClusterModel" || s(m, "/metadata/namespace") == ns)
+            .map(|m| &**m)
+            .collect();
+        matches.sort_by_key(|m| {
+            (
+                m["kind"] == "AIMClusterModel",
+                s(m, "/metadata/name").to_string(),
+            )
+        });
+        return match matches.as_slice() {
+            [one] => (resolved(one), Some((*one).clone())),
+            [] => match naming::model_name_from_image(image) {
+                Ok(n) => (
+                    json!({"found": false, "create": "image", "create_name": n, "image": image,
+                           "message": format!("Model will be created for image {image}")}),
+                    None,
+                ),
+                Err(e) => (
+                    json!({"found": false, "error": err("InvalidSpec", "InvalidImageReference",
+                        format!("invalid image URI \"{image}\": {e}"))}),
+                    None,
+                ),
+            },
+            many => {
+                let listed: Vec<String> = many
+                    .iter()
+                    .map(|m| {
+                        if m["kind"] == "AIMClusterModel" {
+                            format!("{} (cluster)", s(m, "/metadata/name"))
+                        } else {
+                            format!(
+                                "{}/{} (namespace)",
+                                s(m, "/metadata/namespace"),
+                                s(m, "/metadata/name")
+                            )
+                        }
+                    })
+                    .collect();
+                (
+                    json!({"found": false, "error": err("Unknown", "UnknownError",
+                        format!("multiple models found with the same image with image \"{image}\": {}", listed.join(", ")))}),
+                    None,
+                )
+            }
+        };
+    }
+    if let Some(custom) = spec_model.get("custom") {
+        let base = s(custom, "/baseImage");
+        let sources = custom.get("modelSources").cloned().unwrap_or(json!([]));
+        let endpoint = |src: &Value| -> String {
+            src.get("env")
+                .and_then(Value::as_array)
+                .and_then(|env| env.iter().find(|e| e["name"] == "AWS_ENDPOINT_URL"))
+                .map(|e| text(&e["value"]))
+                .unwrap_or_default()
+        };
+        let same = |m: &Value| {
+            let theirs = m.pointer("/spec/modelSources").and_then(Value::as_array);
+            let ours = sources.as_array();
+            match (theirs, ours) {
+                (Some(a), Some(b)) if a.len() == b.len() => a.iter().zip(b).all(|(x, y)| {
+                    x["modelId"] == y["modelId"]
+                        && x["sourceUri"] == y["sourceUri"]
+                        && endpoint(x) == endpoint(y)
+                }),
+                _ => false,
+            }
+        };
+        if let Some(m) = snap
+            .list_in("AIMModel", ns)
+            .find(|m| s(m, "/spec/image") == base && same(m))
+        {
+            return (resolved(m), Some((**m).clone()));
+        }
+        let model_id = s(&sources, "/0/modelId").to_string();
+        return (
+            json!({"found": false, "create": "custom", "create_name": naming::custom_model_name(&sources, base),
+                   "message": format!("Custom model will be created for {model_id}")}),
+            None,
+        );
+    }
+    (json!({"found": false}), None)
+}
+
+/// service-reconcile.md §6: previous resolution, explicit name, or auto-selection.
+#[allow(clippy::too_many_arguments)]
+fn resolve_template(
+    snap: &Snapshot,
+    pack: &RulePack,
+    svc: &Value,
+    ns: &str,
+    model: &Value,
+    ctx: &mut Map<String, Value>,
+    res: &mut Value,
+    obj: &mut Option<Value>,
+    trace: &mut Trace,
+) {
+    let set = |t: &Value, res: &mut Value, obj: &mut Option<Value>| {
+        *res = resolved(t);
+        *obj = Some(t.clone());
+    };
+    if let Some(r) = svc.pointer("/status/resolvedTemplate") {
+        let t = match s(r, "/scope") {
+            "Cluster" => snap.get("AIMClusterServiceTemplate", "", s(r, "/name")),
+            _ => snap.get("AIMServiceTemplate", s(r, "/namespace"), s(r, "/name")),
+        };
+        if let Some(t) = t.filter(|t| s(t, "/status/status") == "Ready") {
+            set(t, res, obj);
+            return;
+        }
+    }
+    let explicit = s(svc, "/spec/template/name").trim();
+    if !explicit.is_empty() {
+        let overrides = svc.pointer("/spec/overrides").filter(|o| is_set(o));
+        let derived = overrides.and_then(|o| naming::derived_template_name(explicit, o));
+        let lookup = derived.as_deref().unwrap_or(explicit);
+        let found = snap
+            .get("AIMServiceTemplate", ns, lookup)
+            .or_else(|| {
+                derived
+                    .as_ref()
+                    .and_then(|_| snap.get("AIMServiceTemplate", ns, explicit))
+            })
+            .or_else(|| snap.get("AIMClusterServiceTemplate", "", explicit));
+        match found {
+            Some(t) => set(t, res, obj),
+            None => {
+                *res = json!({"found": false, "name": lookup,
+                    "error": err("MissingUpstream", "TemplateNotFound", format!("template \"{lookup}\" not found"))});
+            }
+        }
+        return;
+    }
+    let model_name = model["name"].as_str().unwrap_or("");
+    if model["found"] != true || model_name.is_empty() {
+        return;
+    }
+    let Some(selection) = pack.selections.get("template") else {
+        trace.notes.push("the pack has no `select template`".into());
+        return;
+    };
+    let candidates: Vec<&Value> = snap
+        .templates_for_model(ns, model_name)
+        .map(|t| &**t)
+        .collect();
+    let t = Instant::now();
+    let ctx_value = Value::Object(std::mem::take(ctx));
+    let result = selection.run(&pack.scripts, &ctx_value, &candidates);
+    let Value::Object(back) = ctx_value else {
+        unreachable!("ctx is a map")
+    };
+    *ctx = back;
+    trace.steps.push((
+        format!("select template ({} candidates)", candidates.len()),
+        t.elapsed(),
+    ));
+    match result {
+        Ok(r) => {
+            match r.decision {
+                Decision::Chosen(i) => set(candidates[i], res, obj),
+                _ => {
+                    *res = json!({"found": false, "selection": {"reason": r.reason, "message": r.message}})
+                }
+            }
+            trace.selection = Some(r);
+        }
+        Err(e) => {
+            *res = json!({"found": false, "error": err("InvalidSpec", "RuleError", e.to_string())});
+        }
+    }
+}
+
+/// service-reconcile.md §8.2: the cache this service uses, if any.
+fn find_cache(snap: &Snapshot, svc: &Value, ns: &str, mode: &str, template: &str) -> Option<Value> {
+    let uid = s(svc, "/metadata/uid");
+    let usable = |c: &Value| {
+        if mode == "Dedicated" {
+            s(c, "/spec/mode") == "Dedicated"
+                && c.pointer("/metadata/ownerReferences")
+                    .and_then(Value::as_array)
+                    .is_some_and(|o| o.iter().any(|r| r["uid"] == uid))
+        } else {
+            s(c, "/spec/mode") != "Dedicated"
+        }
+    };
+    if let Some(r) = svc.pointer("/status/cache/templateCacheRef")
+        && let Some(c) = snap.get("AIMTemplateCache", ns, s(r, "/name"))
+        && s(c, "/status/status") == "Ready"
+        && usable(c)
+    {
+        return Some((**c).clone());
+    }
+    if template.is_empty() {
+        return None;
+    }
+    if mode == "Dedicated" {
+        let name = naming::dedicated_cache_name(template, s(svc, "/metadata/name"), uid);
+        return snap
+            .get("AIMTemplateCache", ns, &name)
+            .filter(|c| usable(c))
+            .map(|c| (**c).clone());
+    }
+    let mut best: Option<&Value> = None;
+    for c in snap.list_in("AIMTemplateCache", ns) {
+        if s(c, "/spec/templateName") == template && usable(c) {
+            let rank = status::status_rank(s(c, "/status/status"));
+            if best.is_none_or(|b| rank > status::status_rank(s(b, "/status/status"))) {
+                best = Some(c);
+            }
+        }
+    }
+    best.cloned()
+}
+
+/// Pods and Events of the InferenceService, and its KEDA HPA.
+fn observe_isvc(
+    snap: &Snapshot,
+    ns: &str,
+    isvc_name: &str,
+    isvc: &Value,
+) -> (Vec<Value>, Vec<Value>, Value) {
+    let pods: Vec<Value> = snap
+        .list_in("Pod", ns)
+        .filter(|p| s(p, "/metadata/labels/serving.kserve.io~1inferenceservice") == isvc_name)
+        .map(|p| (**p).clone())
+        .collect();
+    let pod_names: Vec<&str> = pods.iter().map(|p| s(p, "/metadata/name")).collect();
+    let isvc_uid = s(isvc, "/metadata/uid");
+    let events: Vec<Value> = snap
+        .list_in("Event", ns)
+        .filter(|e| {
+            let (kind, name, uid) = (
+                s(e, "/involvedObject/kind"),
+                s(e, "/involvedObject/name"),
+                s(e, "/involvedObject/uid"),
+            );
+            (kind == "InferenceService" && name == isvc_name && (uid.is_empty() || uid == isvc_uid))
+                || (kind == "Pod" && pod_names.contains(&name))
+        })
+        .map(|e| (**e).clone())
+        .collect();
+    let hpa = snap
+        .get(
+            "HorizontalPodAutoscaler",
+            ns,
+            &format!("keda-hpa-{isvc_name}-predictor"),
+        )
+        .map(|h| (**h).clone())
+        .unwrap_or(Value::Null);
+    (pods, events, hpa)
+}
+
+/// A pack health record (`#{state, reason, message, dependency, errors}`) as a component.
+fn component(name: &str, h: &Value) -> ComponentHealth {
+    let errors = h
+        .get("errors")
+        .and_then(Value::as_array)
+        .map(|errs| {
+            errs.iter()
+                .map(|e| ClassifiedError {
+                    class: serde_json::from_value(e["class"].clone())
+                        .unwrap_or(ErrorClass::Unknown),
+                    reason: s(e, "/reason").to_string(),
+                    message: s(e, "/message").to_string(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let opt = |k: &str| {
+        h.get(k)
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    ComponentHealth {
+        component: name.to_string(),
+        state: opt("state").and_then(|st| status::Status::parse(&st)),
+        reason: opt("reason").unwrap_or_default(),
+        message: opt("message").unwrap_or_default(),
+        errors,
+        dependency: match s(h, "/dependency") {
+            "upstream" => Dependency::Upstream,
+            "downstream" => Dependency::Downstream,
+            _ => Dependency::Unspecified,
+        },
+    }
+}
+
+/// outputs.md §2.2–2.3: propagated and controller labels, owner reference.
+fn finish(mut obj: Value, svc: &Value, owned: bool, rc: &Value) -> Value {
+    let parent_labels = crate::snapshot::labels(svc);
+    if !obj
+        .pointer("/metadata/labels")
+        .is_some_and(Value::is_object)
+    {
+        obj["metadata"]["labels"] = json!({});
+    }
+    let patterns: Vec<String> =
+        if rc.pointer("/labelPropagation/enabled") == Some(&Value::Bool(true)) {
+            rc.pointer("/labelPropagation/match")
+                .and_then(Value::as_array)
+                .map(|m| m.iter().map(text).collect())
+                .unwrap_or_default()
+        } else {
+            vec![]
+        };
+    if let Some(labels) = obj
+        .pointer_mut("/metadata/labels")
+        .and_then(Value::as_object_mut)
+    {
+        for (k, v) in &parent_labels {
+            let propagate = k.starts_with("aim.eai.amd.com/")
+                || patterns
+                    .iter()
+                    .any(|p| naming::label_glob_match(p, k) == Some(true));
+            if propagate && !labels.contains_key(k) {
+                labels.insert(k.clone(), json!(v));
+            }
+        }
+        labels
+            .entry("app.kubernetes.io/managed-by")
+            .or_insert(json!(format!("aim-{CONTROLLER}-controller")));
+        labels
+            .entry(format!("aim.eai.amd.com/{CONTROLLER}.name"))
+            .or_insert(json!(s(svc, "/metadata/name")));
+    }
+    if owned {
+        obj["metadata"]["ownerReferences"] = json!([{
+            "apiVersion": GROUP_VERSION,
+            "kind": "AIMService",
+            "name": s(svc, "/metadata/name"),
+            "uid": s(svc, "/metadata/uid"),
+            "controller": true,
+        }]);
+    }
+    obj
+}
+
+/// service-reconcile.md §10.5: replica counts and their display string.
+fn runtime_replicas(spec: &Value, hpa: &Value) -> Value {
+    let int = |v: Option<&Value>| v.and_then(Value::as_i64);
+    let (min, max, current, desired) = if hpa.is_object() {
+        (
+            int(hpa.pointer("/spec/minReplicas")).unwrap_or(0),
+            int(hpa.pointer("/spec/maxReplicas")).unwrap_or(0),
+            int(hpa.pointer("/status/currentReplicas")).unwrap_or(0),
+            int(hpa.pointer("/status/desiredReplicas")).unwrap_or(0),
+        )
+    } else {
+        let n = int(spec.get("minReplicas"))
+            .or(int(spec.get("replicas")))
+            .unwrap_or(1);
+        (n, n, n, n)
+    };
+    let display = if min == max {
+        format!("{current}")
+    } else {
+        format!("{current}/{desired} ({min}-{max})")
+    };
+    json!({"minReplicas": min, "maxReplicas": max, "currentReplicas": current, "desiredReplicas": desired, "replicas": display})
+}

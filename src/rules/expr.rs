@@ -1,0 +1,463 @@
+//! Rule-file expressions: Rhai syntax, compiled once. The common shapes (paths,
+//! literals, comparisons, `in`, `&&`/`||`/`!`, `+`, calls) become a native tree
+//! evaluated over JSON without conversion; anything else is compiled by Rhai.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use pest::Parser;
+use pest::iterators::Pair;
+use pest_derive::Parser;
+use serde_json::Value;
+
+use super::native::{self, NativeFn};
+use super::script::{EvalError, Scripts};
+
+#[derive(Parser)]
+#[grammar = "../grammar/expr.pest"]
+struct ExprParser;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    In,
+}
+
+/// A compiled expression.
+#[derive(Clone)]
+pub enum Expr {
+    Lit(Value),
+    /// The per-evaluation subject (`candidate` in a selection).
+    Subject,
+    /// A top-level field of the evaluation context (`service`, `cluster`, ...).
+    Root(String),
+    /// A `let` value of the current subject.
+    Let(usize),
+    Field(Box<Expr>, String),
+    Index(Box<Expr>, Value),
+    Not(Box<Expr>),
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
+    Cmp(CmpOp, Box<Expr>, Box<Expr>),
+    Add(Vec<Expr>),
+    Array(Vec<Expr>),
+    Native(&'static str, NativeFn, Vec<Expr>),
+    /// A call of a function defined in the pack's `*.rhai` files.
+    Script(String, Vec<Expr>),
+    /// A full Rhai expression (outside the native subset).
+    Rhai(Arc<rhai::AST>, Vec<Binding>),
+}
+
+/// A variable a Rhai-compiled expression sees.
+#[derive(Debug, Clone)]
+pub enum Binding {
+    Root(String),
+    Let(usize, String),
+    Subject(String),
+}
+
+impl std::fmt::Debug for Expr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Expr::Rhai(..) => f.write_str("Rhai(..)"),
+            Expr::Native(n, _, a) => write!(f, "Native({n}, {a:?})"),
+            Expr::Lit(v) => write!(f, "Lit({v})"),
+            Expr::Subject => f.write_str("Subject"),
+            Expr::Root(r) => write!(f, "Root({r})"),
+            Expr::Let(i) => write!(f, "Let({i})"),
+            Expr::Field(e, n) => write!(f, "{e:?}.{n}"),
+            Expr::Index(e, i) => write!(f, "{e:?}[{i}]"),
+            Expr::Not(e) => write!(f, "!{e:?}"),
+            Expr::And(v) => write!(f, "And{v:?}"),
+            Expr::Or(v) => write!(f, "Or{v:?}"),
+            Expr::Cmp(o, a, b) => write!(f, "Cmp({o:?}, {a:?}, {b:?})"),
+            Expr::Add(v) => write!(f, "Add{v:?}"),
+            Expr::Array(v) => write!(f, "Array{v:?}"),
+            Expr::Script(n, a) => write!(f, "Script({n}, {a:?})"),
+        }
+    }
+}
+
+/// What names mean where an expression is compiled.
+pub struct Names<'a> {
+    /// The name of the per-evaluation subject, if any (`candidate`).
+    pub subject: Option<&'a str>,
+    /// `let` names visible here, in slot order.
+    pub lets: &'a [String],
+    /// Top-level context fields that may be referenced.
+    pub roots: &'a [&'a str],
+}
+
+/// A name that does not resolve, with its byte offset in the expression.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CompileError {
+    UndefinedVariable {
+        name: String,
+        offset: usize,
+    },
+    UndefinedFunction {
+        name: String,
+        arity: usize,
+        offset: usize,
+    },
+    Rhai {
+        message: String,
+        line: usize,
+        col: usize,
+    },
+}
+
+/// Where an expression's values come from during one evaluation.
+pub struct Scope<'a> {
+    pub ctx: &'a Value,
+    pub subject: Option<&'a Value>,
+    pub lets: &'a [Value],
+}
+
+/// Compiles an expression: natively when it is in the subset, else with Rhai.
+pub fn compile(text: &str, names: &Names, scripts: &Scripts) -> Result<Expr, CompileError> {
+    match ExprParser::parse(Rule::expression, text) {
+        Ok(mut pairs) => {
+            let top = pairs
+                .next()
+                .expect("expression")
+                .into_inner()
+                .next()
+                .expect("or_expr");
+            build(top, names, scripts)
+        }
+        Err(_) => {
+            let ast = scripts
+                .compile_expression(text)
+                .map_err(|(message, line, col)| CompileError::Rhai { message, line, col })?;
+            // later bindings shadow earlier ones: lets and the subject win over roots
+            let mut vars: Vec<Binding> = names
+                .roots
+                .iter()
+                .map(|s| Binding::Root(s.to_string()))
+                .collect();
+            vars.extend(
+                names
+                    .lets
+                    .iter()
+                    .enumerate()
+                    .map(|(i, n)| Binding::Let(i, n.clone())),
+            );
+            if let Some(s) = names.subject {
+                vars.push(Binding::Subject(s.to_string()));
+            }
+            Ok(Expr::Rhai(Arc::new(ast), vars))
+        }
+    }
+}
+
+fn build(p: Pair<Rule>, names: &Names, scripts: &Scripts) -> Result<Expr, CompileError> {
+    let offset = p.as_span().start();
+    Ok(match p.as_rule() {
+        Rule::or_expr | Rule::and_expr | Rule::add_expr => {
+            let rule = p.as_rule();
+            let mut items = p
+                .into_inner()
+                .map(|c| build(c, names, scripts))
+                .collect::<Result<Vec<_>, _>>()?;
+            if items.len() == 1 {
+                items.pop().expect("one item")
+            } else if rule == Rule::or_expr {
+                Expr::Or(items)
+            } else if rule == Rule::and_expr {
+                Expr::And(items)
+            } else {
+                Expr::Add(items)
+            }
+        }
+        Rule::cmp_expr => {
+            let mut inner = p.into_inner();
+            let lhs = build(inner.next().expect("lhs"), names, scripts)?;
+            match inner.next() {
+                None => lhs,
+                Some(op) => {
+                    let op = match op.as_str() {
+                        "==" => CmpOp::Eq,
+                        "!=" => CmpOp::Ne,
+                        "<" => CmpOp::Lt,
+                        "<=" => CmpOp::Le,
+                        ">" => CmpOp::Gt,
+                        ">=" => CmpOp::Ge,
+                        _ => CmpOp::In,
+                    };
+                    let rhs = build(inner.next().expect("rhs"), names, scripts)?;
+                    Expr::Cmp(op, Box::new(lhs), Box::new(rhs))
+                }
+            }
+        }
+        Rule::unary => {
+            let mut nots = 0;
+            let mut value = None;
+            for c in p.into_inner() {
+                if c.as_rule() == Rule::not {
+                    nots += 1;
+                } else {
+                    value = Some(build(c, names, scripts)?);
+                }
+            }
+            let mut e = value.expect("unary operand");
+            for _ in 0..nots {
+                e = Expr::Not(Box::new(e));
+            }
+            e
+        }
+        Rule::postfix => {
+            let mut inner = p.into_inner();
+            let mut e = build(inner.next().expect("primary"), names, scripts)?;
+            for op in inner {
+                match op.as_rule() {
+                    Rule::field => {
+                        let name = op.into_inner().next().expect("field name").as_str();
+                        e = Expr::Field(Box::new(e), name.to_string());
+                    }
+                    _ => {
+                        let key = op.into_inner().next().expect("index");
+                        let v = literal(key);
+                        e = Expr::Index(Box::new(e), v);
+                    }
+                }
+            }
+            e
+        }
+        Rule::ident => {
+            let name = p.as_str();
+            if let Some(i) = names.lets.iter().position(|l| l == name) {
+                Expr::Let(i)
+            } else if names.subject == Some(name) {
+                Expr::Subject
+            } else if names.roots.contains(&name) {
+                Expr::Root(name.to_string())
+            } else {
+                return Err(CompileError::UndefinedVariable {
+                    name: name.into(),
+                    offset,
+                });
+            }
+        }
+        Rule::call => {
+            let mut inner = p.into_inner();
+            let name = inner.next().expect("fn name").as_str().to_string();
+            let args = inner
+                .map(|c| build(c, names, scripts))
+                .collect::<Result<Vec<_>, _>>()?;
+            if scripts.has_function(&name, args.len()) {
+                Expr::Script(name, args)
+            } else if let Some((n, f)) =
+                native::lookup(&name).filter(|_| native::accepts(&name, args.len()))
+            {
+                Expr::Native(n, f, args)
+            } else {
+                return Err(CompileError::UndefinedFunction {
+                    name,
+                    arity: args.len(),
+                    offset,
+                });
+            }
+        }
+        Rule::array => Expr::Array(
+            p.into_inner()
+                .map(|c| build(c, names, scripts))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        _ => Expr::Lit(literal(p)),
+    })
+}
+
+fn literal(p: Pair<Rule>) -> Value {
+    let s = p.as_str();
+    match p.as_rule() {
+        Rule::string => {
+            serde_json::from_str(s).unwrap_or_else(|_| Value::String(s[1..s.len() - 1].into()))
+        }
+        Rule::int => s.parse::<i64>().map(Value::from).unwrap_or(Value::Null),
+        Rule::float => s.parse::<f64>().map(Value::from).unwrap_or(Value::Null),
+        Rule::boolean => Value::Bool(s == "true"),
+        _ => Value::Null,
+    }
+}
+
+const NULL: Value = Value::Null;
+
+impl Expr {
+    /// Evaluates to a JSON value. Missing fields are `()` (null); only script
+    /// failures are errors.
+    pub fn eval<'a>(
+        &'a self,
+        scope: &Scope<'a>,
+        scripts: &Scripts,
+    ) -> Result<Cow<'a, Value>, EvalError> {
+        Ok(match self {
+            Expr::Lit(v) => Cow::Borrowed(v),
+            Expr::Subject => Cow::Borrowed(scope.subject.unwrap_or(&NULL)),
+            Expr::Root(name) => Cow::Borrowed(scope.ctx.get(name).unwrap_or(&NULL)),
+            Expr::Let(i) => Cow::Borrowed(scope.lets.get(*i).unwrap_or(&NULL)),
+            Expr::Field(e, name) => match e.eval(scope, scripts)? {
+                Cow::Borrowed(v) => Cow::Borrowed(v.get(name).unwrap_or(&NULL)),
+                Cow::Owned(mut v) => {
+                    Cow::Owned(v.get_mut(name).map(Value::take).unwrap_or(Value::Null))
+                }
+            },
+            Expr::Index(e, key) => {
+                let base = e.eval(scope, scripts)?;
+                let pick = |v: &Value| -> Option<Value> {
+                    match (v, key) {
+                        (Value::Object(m), Value::String(k)) => m.get(k).cloned(),
+                        (Value::Array(a), Value::Number(n)) => {
+                            let i = n.as_i64()?;
+                            let i = if i < 0 { a.len() as i64 + i } else { i };
+                            a.get(usize::try_from(i).ok()?).cloned()
+                        }
+                        _ => None,
+                    }
+                };
+                match base {
+                    Cow::Borrowed(v) => match (v, key) {
+                        (Value::Object(m), Value::String(k)) => {
+                            Cow::Borrowed(m.get(k).unwrap_or(&NULL))
+                        }
+                        _ => Cow::Owned(pick(v).unwrap_or(Value::Null)),
+                    },
+                    Cow::Owned(v) => Cow::Owned(pick(&v).unwrap_or(Value::Null)),
+                }
+            }
+            Expr::Not(e) => Cow::Owned(Value::Bool(!truthy(&*e.eval(scope, scripts)?))),
+            Expr::And(items) => {
+                for i in items {
+                    if !truthy(&*i.eval(scope, scripts)?) {
+                        return Ok(Cow::Owned(Value::Bool(false)));
+                    }
+                }
+                Cow::Owned(Value::Bool(true))
+            }
+            Expr::Or(items) => {
+                for i in items {
+                    if truthy(&*i.eval(scope, scripts)?) {
+                        return Ok(Cow::Owned(Value::Bool(true)));
+                    }
+                }
+                Cow::Owned(Value::Bool(false))
+            }
+            Expr::Cmp(op, a, b) => {
+                let a = a.eval(scope, scripts)?;
+                let b = b.eval(scope, scripts)?;
+                Cow::Owned(Value::Bool(compare(*op, &a, &b)))
+            }
+            Expr::Add(items) => {
+                let mut acc = items[0].eval(scope, scripts)?.into_owned();
+                for i in &items[1..] {
+                    acc = add(acc, &*i.eval(scope, scripts)?);
+                }
+                Cow::Owned(acc)
+            }
+            Expr::Array(items) => Cow::Owned(Value::Array(
+                items
+                    .iter()
+                    .map(|i| i.eval(scope, scripts).map(Cow::into_owned))
+                    .collect::<Result<_, _>>()?,
+            )),
+            Expr::Native(_, f, args) => {
+                let vals = args
+                    .iter()
+                    .map(|a| a.eval(scope, scripts))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Cow::Owned(f(&vals))
+            }
+            Expr::Script(name, args) => {
+                let vals = args
+                    .iter()
+                    .map(|a| a.eval(scope, scripts).map(|v| v.into_owned()))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Cow::Owned(scripts.call(name, vals)?)
+            }
+            Expr::Rhai(ast, vars) => {
+                let bindings = vars
+                    .iter()
+                    .map(|b| match b {
+                        Binding::Root(n) => {
+                            (n.clone(), scope.ctx.get(n).cloned().unwrap_or(Value::Null))
+                        }
+                        Binding::Let(i, n) => (
+                            n.clone(),
+                            scope.lets.get(*i).cloned().unwrap_or(Value::Null),
+                        ),
+                        Binding::Subject(n) => {
+                            (n.clone(), scope.subject.cloned().unwrap_or(Value::Null))
+                        }
+                    })
+                    .collect();
+                Cow::Owned(scripts.eval_expression(ast, bindings)?)
+            }
+        })
+    }
+}
+
+/// Conditions are true only for the boolean `true` (as in Rhai, no truthy strings).
+pub fn truthy(v: &Value) -> bool {
+    matches!(v, Value::Bool(true))
+}
+
+fn num(v: &Value) -> Option<f64> {
+    v.as_f64()
+}
+
+/// Equality as rule authors expect: numbers by value, everything else structurally.
+pub fn equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        _ => a == b,
+    }
+}
+
+fn compare(op: CmpOp, a: &Value, b: &Value) -> bool {
+    use std::cmp::Ordering;
+    let ord = || -> Option<Ordering> {
+        match (a, b) {
+            (Value::String(x), Value::String(y)) => Some(x.cmp(y)),
+            _ => num(a)?.partial_cmp(&num(b)?),
+        }
+    };
+    match op {
+        CmpOp::Eq => equal(a, b),
+        CmpOp::Ne => !equal(a, b),
+        CmpOp::Lt => ord() == Some(Ordering::Less),
+        CmpOp::Le => matches!(ord(), Some(Ordering::Less | Ordering::Equal)),
+        CmpOp::Gt => ord() == Some(Ordering::Greater),
+        CmpOp::Ge => matches!(ord(), Some(Ordering::Greater | Ordering::Equal)),
+        CmpOp::In => match b {
+            Value::Array(items) => items.iter().any(|i| equal(i, a)),
+            Value::Object(m) => a.as_str().is_some_and(|k| m.contains_key(k)),
+            Value::String(s) => a.as_str().is_some_and(|needle| s.contains(needle)),
+            _ => false,
+        },
+    }
+}
+
+fn add(a: Value, b: &Value) -> Value {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
+            (Some(i), Some(j)) => Value::from(i.saturating_add(j)),
+            _ => Value::from(x.as_f64().unwrap_or(0.0) + y.as_f64().unwrap_or(0.0)),
+        },
+        (Value::Array(mut x), Value::Array(y)) => {
+            x.extend(y.iter().cloned());
+            Value::Array(x)
+        }
+        (Value::String(mut s), other) => {
+            s.push_str(&native::text(other));
+            Value::String(s)
+        }
+        (other, Value::String(s)) => Value::String(native::text(&other) + s.as_str()),
+        (Value::Null, other) => other.clone(),
+        (other, _) => other,
+    }
+}

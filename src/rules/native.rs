@@ -1,0 +1,134 @@
+//! Helper functions available to rule expressions (natively, over JSON) and to the
+//! pack's Rhai scripts (the same functions, registered once in the sandbox).
+
+use std::borrow::Cow;
+
+use rhai::{Dynamic, Engine};
+use serde_json::Value;
+
+pub type NativeFn = fn(&[Cow<Value>]) -> Value;
+
+/// Every helper: name, minimum and maximum arity, implementation.
+const HELPERS: &[(&str, usize, usize, NativeFn)] = &[
+    ("lower", 1, 1, |a| Value::String(text(&a[0]).to_lowercase())),
+    ("upper", 1, 1, |a| Value::String(text(&a[0]).to_uppercase())),
+    ("trim", 1, 1, |a| {
+        Value::String(text(&a[0]).trim().to_string())
+    }),
+    ("first_set", 1, 8, |a| {
+        a.iter()
+            .find(|v| is_set(v))
+            .map(|v| v.clone().into_owned())
+            .unwrap_or(Value::Null)
+    }),
+    ("is_set", 1, 1, |a| Value::Bool(is_set(&a[0]))),
+    ("default", 2, 2, |a| {
+        if is_set(&a[0]) {
+            a[0].clone().into_owned()
+        } else {
+            a[1].clone().into_owned()
+        }
+    }),
+    ("len", 1, 1, |a| {
+        Value::from(match &*a[0] {
+            Value::Array(v) => v.len(),
+            Value::Object(m) => m.len(),
+            Value::String(s) => s.chars().count(),
+            _ => 0,
+        })
+    }),
+    ("normalize_gpu", 1, 1, |a| {
+        Value::String(crate::gpu::normalize_gpu_name(&text(&a[0])))
+    }),
+    ("dns1123", 1, 1, |a| {
+        Value::String(crate::naming::dns1123(&text(&a[0])))
+    }),
+    ("label_value", 1, 1, |a| {
+        crate::naming::label_value(&text(&a[0]))
+            .map(Value::String)
+            .unwrap_or(Value::Null)
+    }),
+    ("go_duration", 1, 1, |a| {
+        crate::quantity::go_duration(&text(&a[0]))
+            .map(Value::String)
+            .unwrap_or(Value::Null)
+    }),
+    ("quantity", 1, 1, |a| {
+        crate::quantity::parse_quantity(&text(&a[0]))
+            .map(Value::from)
+            .unwrap_or(Value::Null)
+    }),
+    ("jsonpath", 2, 2, |a| {
+        crate::jsonpath::query_one(&a[0], &text(&a[1])).unwrap_or(Value::Null)
+    }),
+    ("sort_by", 2, 2, |a| {
+        let key = text(&a[1]);
+        match &*a[0] {
+            Value::Array(items) => {
+                let mut items = items.clone();
+                items.sort_by(|x, y| {
+                    text(x.get(&key).unwrap_or(&Value::Null))
+                        .cmp(&text(y.get(&key).unwrap_or(&Value::Null)))
+                });
+                Value::Array(items)
+            }
+            other => other.clone(),
+        }
+    }),
+];
+
+/// Looks up a helper by name.
+pub fn lookup(name: &str) -> Option<(&'static str, NativeFn)> {
+    HELPERS.iter().find(|h| h.0 == name).map(|h| (h.0, h.3))
+}
+
+/// Whether `name` accepts `arity` arguments.
+pub fn accepts(name: &str, arity: usize) -> bool {
+    HELPERS
+        .iter()
+        .any(|h| h.0 == name && (h.1..=h.2).contains(&arity))
+}
+
+/// Names of all helpers (for lint hints).
+pub fn names() -> impl Iterator<Item = &'static str> {
+    HELPERS.iter().map(|h| h.0)
+}
+
+/// Set means present and not empty: not `()`, `""`, `0`, `false`, `[]` or `#{}`.
+pub fn is_set(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64() != Some(0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(m) => !m.is_empty(),
+    }
+}
+
+/// A value as text: strings as they are, `()` as empty, other scalars as JSON.
+pub fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Registers every helper into the Rhai engine for each arity it accepts.
+pub fn register(engine: &mut Engine) {
+    for &(name, min, max, f) in HELPERS {
+        for arity in min..=max {
+            let types: Vec<std::any::TypeId> = vec![std::any::TypeId::of::<Dynamic>(); arity];
+            engine.register_raw_fn(name, types, move |_ctx, args| {
+                let vals: Vec<Cow<Value>> = args
+                    .iter()
+                    .map(|d| {
+                        Cow::Owned(rhai::serde::from_dynamic::<Value>(d).unwrap_or(Value::Null))
+                    })
+                    .collect();
+                Ok(super::script::to_dynamic(&f(&vals)))
+            });
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! The Rhai sandbox: the pack's `*.rhai` functions, compiled once, evaluated under
+//! limits on operations, depth, sizes and wall-clock time; no `eval`, no modules,
+//! no file or network access.
+
+use std::cell::Cell;
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use rhai::{AST, Dynamic, Engine};
+use serde_json::Value;
+
+use super::ast::Span;
+use super::diagnostic::{Code, Diagnostic};
+use super::native;
+
+/// Wall-clock budget of one script evaluation.
+pub const DEADLINE: Duration = Duration::from_millis(500);
+
+thread_local! {
+    static CURRENT_DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// A script evaluation that failed; the plan reports it as a condition.
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum EvalError {
+    #[error("rule script `{function}` failed: {message}")]
+    Script { function: String, message: String },
+    #[error("rule script `{function}` exceeded its {}ms time budget", DEADLINE.as_millis())]
+    Deadline { function: String },
+    #[error("rule script `{function}` returned a value that is not JSON: {message}")]
+    Conversion { function: String, message: String },
+}
+
+/// The compiled `*.rhai` files of a pack and the sandboxed engine that runs them.
+pub struct Scripts {
+    engine: Engine,
+    ast: AST,
+    functions: HashSet<(String, usize)>,
+}
+
+impl std::fmt::Debug for Scripts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scripts")
+            .field("functions", &self.functions.len())
+            .finish()
+    }
+}
+
+/// The sandboxed engine every pack uses.
+pub fn sandbox() -> Engine {
+    let mut engine = Engine::new();
+    engine.set_max_operations(20_000_000);
+    engine.set_max_call_levels(48);
+    engine.set_max_expr_depths(64, 32);
+    engine.set_max_string_size(1 << 20);
+    engine.set_max_array_size(100_000);
+    engine.set_max_map_size(100_000);
+    engine.disable_symbol("eval");
+    engine.on_print(|_| {});
+    engine.on_debug(|_, _, _| {});
+    engine.on_progress(|ops| {
+        if ops & 0xff == 0 {
+            let expired = CURRENT_DEADLINE.with(|d| d.get().is_some_and(|d| Instant::now() > d));
+            if expired {
+                return Some(Dynamic::from("deadline"));
+            }
+        }
+        None
+    });
+    native::register(&mut engine);
+    engine
+}
+
+/// Sets the deadline for the evaluation in progress on this thread; nested calls
+/// keep the outer deadline.
+struct DeadlineGuard(bool);
+
+impl DeadlineGuard {
+    fn start() -> Self {
+        CURRENT_DEADLINE.with(|d| {
+            if d.get().is_some() {
+                DeadlineGuard(false)
+            } else {
+                d.set(Some(Instant::now() + DEADLINE));
+                DeadlineGuard(true)
+            }
+        })
+    }
+}
+
+impl Drop for DeadlineGuard {
+    fn drop(&mut self) {
+        if self.0 {
+            CURRENT_DEADLINE.with(|d| d.set(None));
+        }
+    }
+}
+
+impl Scripts {
+    /// A pack without scripts.
+    pub fn empty() -> Self {
+        Scripts {
+            engine: sandbox(),
+            ast: AST::empty(),
+            functions: HashSet::new(),
+        }
+    }
+
+    /// Compiles every script file; a file that does not compile yields an `E004`
+    /// diagnostic at the position Rhai reports, and contributes no functions.
+    pub fn compile(files: &[(usize, &str)]) -> (Self, Vec<Diagnostic>) {
+        let engine = sandbox();
+        let mut ast = AST::empty();
+        let mut diags = vec![];
+        for (file, text) in files {
+            match engine.compile(*text) {
+                Ok(a) => ast = ast.merge(&a),
+                Err(e) => {
+                    let pos = e.position();
+                    let offset =
+                        offset_of(text, pos.line().unwrap_or(1), pos.position().unwrap_or(1));
+                    diags.push(Diagnostic::new(
+                        Code::ScriptCompile,
+                        format!("script does not compile: {}", e.err_type()),
+                        Span {
+                            file: *file,
+                            start: offset,
+                            end: offset,
+                        },
+                    ));
+                }
+            }
+        }
+        let functions = ast
+            .iter_functions()
+            .map(|f| (f.name.to_string(), f.params.len()))
+            .collect();
+        (
+            Scripts {
+                engine,
+                ast,
+                functions,
+            },
+            diags,
+        )
+    }
+
+    pub fn has_function(&self, name: &str, arity: usize) -> bool {
+        self.functions.contains(&(name.to_string(), arity))
+    }
+
+    pub fn function_names(&self) -> impl Iterator<Item = &(String, usize)> {
+        self.functions.iter()
+    }
+
+    /// Compiles a rule-file expression that is outside the native subset.
+    pub fn compile_expression(&self, text: &str) -> Result<AST, (String, usize, usize)> {
+        let ast = self.engine.compile_expression(text).map_err(|e| {
+            let pos = e.position();
+            (
+                e.err_type().to_string(),
+                pos.line().unwrap_or(1),
+                pos.position().unwrap_or(1),
+            )
+        })?;
+        // the pack's functions travel with the expression, merged once here
+        Ok(ast.merge(&self.ast.clone_functions_only()))
+    }
+
+    /// Calls a pack function with JSON arguments under the sandbox limits.
+    pub fn call(&self, name: &str, args: Vec<Value>) -> Result<Value, EvalError> {
+        let _guard = DeadlineGuard::start();
+        let args: Vec<Dynamic> = args.iter().map(to_dynamic).collect();
+        let mut scope = rhai::Scope::new();
+        let options = rhai::CallFnOptions::new()
+            .eval_ast(false)
+            .rewind_scope(true);
+        let result = self
+            .engine
+            .call_fn_with_options::<Dynamic>(options, &mut scope, &self.ast, name, args)
+            .map_err(|e| script_error(name, *e))?;
+        from_dynamic(name, &result)
+    }
+
+    /// Evaluates a Rhai-compiled rule expression with the given variables.
+    pub fn eval_expression(
+        &self,
+        ast: &AST,
+        bindings: Vec<(String, Value)>,
+    ) -> Result<Value, EvalError> {
+        let _guard = DeadlineGuard::start();
+        let mut scope = rhai::Scope::new();
+        for (name, value) in &bindings {
+            scope.push_dynamic(name.as_str(), to_dynamic(value));
+        }
+        let result = self
+            .engine
+            .eval_ast_with_scope::<Dynamic>(&mut scope, ast)
+            .map_err(|e| script_error("<expression>", *e))?;
+        from_dynamic("<expression>", &result)
+    }
+}
+
+fn script_error(function: &str, e: rhai::EvalAltResult) -> EvalError {
+    match e {
+        rhai::EvalAltResult::ErrorTerminated(..) => EvalError::Deadline {
+            function: function.into(),
+        },
+        other => EvalError::Script {
+            function: function.into(),
+            message: other.to_string(),
+        },
+    }
+}
+
+pub fn to_dynamic(v: &Value) -> Dynamic {
+    rhai::serde::to_dynamic(v).unwrap_or(Dynamic::UNIT)
+}
+
+fn from_dynamic(function: &str, d: &Dynamic) -> Result<Value, EvalError> {
+    rhai::serde::from_dynamic::<Value>(d).map_err(|e| EvalError::Conversion {
+        function: function.into(),
+        message: e.to_string(),
+    })
+}
+
+/// Byte offset of a 1-based line and column.
+pub fn offset_of(text: &str, line: usize, col: usize) -> usize {
+    let mut offset = 0;
+    for (i, l) in text.split_inclusive('\n').enumerate() {
+        if i + 1 == line {
+            let col_bytes: usize = l
+                .chars()
+                .take(col.saturating_sub(1))
+                .map(char::len_utf8)
+                .sum();
+            return offset + col_bytes;
+        }
+        offset += l.len();
+    }
+    text.len()
+}

@@ -1,0 +1,190 @@
+//! The read-only cluster view the planner sees, built from YAML documents (dry-run,
+//! tests) or from the operator's reflector stores — the planner cannot tell which.
+//! Indexed for the planner's lookups, so planning cost does not grow with unrelated
+//! objects.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+/// Kinds whose objects are cluster-scoped (no namespace in their key).
+const CLUSTER_SCOPED: &[&str] = &[
+    "AIMClusterModel",
+    "AIMClusterServiceTemplate",
+    "AIMClusterRuntimeConfig",
+    "AIMClusterModelSource",
+    "Node",
+    "Namespace",
+    "CustomResourceDefinition",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "StorageClass",
+    "PersistentVolume",
+];
+
+pub fn is_cluster_scoped(kind: &str) -> bool {
+    CLUSTER_SCOPED.contains(&kind)
+}
+
+type Key = (String, String);
+
+/// Objects by kind, then by (namespace, name); plus the indexes the planner needs.
+#[derive(Debug, Default, Clone)]
+pub struct Snapshot {
+    objects: HashMap<String, BTreeMap<Key, Arc<Value>>>,
+    /// (namespace or "" for cluster templates, model name) → templates, list order.
+    templates_by_model: HashMap<Key, Vec<Arc<Value>>>,
+    /// model `spec.image` → models (namespaced first by namespace, then cluster).
+    models_by_image: HashMap<String, Vec<Arc<Value>>>,
+    gpus: BTreeSet<String>,
+    /// Objects given twice: the first copy is kept.
+    pub duplicates: Vec<(String, String, String)>,
+}
+
+fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
+    v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+}
+
+impl Snapshot {
+    /// Builds a snapshot from whole objects (each with `kind` and `metadata`).
+    pub fn new(objects: impl IntoIterator<Item = Value>) -> Self {
+        let mut s = Snapshot::default();
+        for obj in objects {
+            s.insert(obj);
+        }
+        s.reindex();
+        s
+    }
+
+    fn insert(&mut self, obj: Value) {
+        let kind = str_at(&obj, "/kind").to_string();
+        let name = str_at(&obj, "/metadata/name").to_string();
+        let ns = if is_cluster_scoped(&kind) {
+            String::new()
+        } else {
+            str_at(&obj, "/metadata/namespace").to_string()
+        };
+        let by_key = self.objects.entry(kind.clone()).or_default();
+        let key = (ns, name);
+        if by_key.contains_key(&key) {
+            self.duplicates.push((kind, key.0, key.1));
+            return;
+        }
+        by_key.insert(key, Arc::new(obj));
+    }
+
+    fn reindex(&mut self) {
+        self.templates_by_model.clear();
+        self.models_by_image.clear();
+        for kind in ["AIMServiceTemplate", "AIMClusterServiceTemplate"] {
+            for ((ns, _), t) in self.objects.get(kind).into_iter().flatten() {
+                let model = str_at(t, "/spec/modelName").to_string();
+                self.templates_by_model
+                    .entry((ns.clone(), model))
+                    .or_default()
+                    .push(t.clone());
+            }
+        }
+        for kind in ["AIMModel", "AIMClusterModel"] {
+            for m in self.objects.get(kind).into_iter().flat_map(|b| b.values()) {
+                let image = str_at(m, "/spec/image").to_string();
+                self.models_by_image
+                    .entry(image)
+                    .or_default()
+                    .push(m.clone());
+            }
+        }
+        let node_labels: Vec<BTreeMap<String, String>> =
+            self.list("Node").map(|n| labels(n)).collect();
+        // compared against normalised template GPU names
+        self.gpus = crate::gpu::inventory(&node_labels).iter().map(|g| crate::gpu::normalize_gpu_name(g)).collect();
+    }
+
+    pub fn get(&self, kind: &str, namespace: &str, name: &str) -> Option<&Arc<Value>> {
+        let ns = if is_cluster_scoped(kind) {
+            ""
+        } else {
+            namespace
+        };
+        self.objects
+            .get(kind)?
+            .get(&(ns.to_string(), name.to_string()))
+    }
+
+    /// Every object of a kind, by namespace then name.
+    pub fn list<'a>(&'a self, kind: &str) -> impl Iterator<Item = &'a Arc<Value>> + 'a {
+        self.objects.get(kind).into_iter().flat_map(|b| b.values())
+    }
+
+    /// Objects of a kind in one namespace, by name.
+    pub fn list_in<'a>(
+        &'a self,
+        kind: &str,
+        namespace: &'a str,
+    ) -> impl Iterator<Item = &'a Arc<Value>> + 'a {
+        self.objects
+            .get(kind)
+            .into_iter()
+            .flat_map(move |b| {
+                b.range((namespace.to_string(), String::new())..)
+                    .take_while(move |((ns, _), _)| ns == namespace)
+            })
+            .map(|(_, v)| v)
+    }
+
+    /// Namespaced templates of `model` in `namespace`, then cluster templates of `model`.
+    pub fn templates_for_model(
+        &self,
+        namespace: &str,
+        model: &str,
+    ) -> impl Iterator<Item = &Arc<Value>> {
+        let ns = self
+            .templates_by_model
+            .get(&(namespace.to_string(), model.to_string()));
+        let cl = self
+            .templates_by_model
+            .get(&(String::new(), model.to_string()));
+        let ns = ns
+            .into_iter()
+            .flatten()
+            .filter(|t| str_at(t, "/kind") == "AIMServiceTemplate");
+        let cl = cl
+            .into_iter()
+            .flatten()
+            .filter(|t| str_at(t, "/kind") == "AIMClusterServiceTemplate");
+        ns.chain(cl)
+    }
+
+    /// Models whose `spec.image` is exactly `image`.
+    pub fn models_with_image(&self, image: &str) -> &[Arc<Value>] {
+        self.models_by_image
+            .get(image)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// Normalised GPU models present on the cluster's nodes (from node labels).
+    pub fn gpu_inventory(&self) -> &BTreeSet<String> {
+        &self.gpus
+    }
+
+    /// Kinds present, sorted.
+    pub fn kinds(&self) -> Vec<&str> {
+        let mut k: Vec<&str> = self.objects.keys().map(String::as_str).collect();
+        k.sort();
+        k
+    }
+}
+
+/// An object's labels as a map.
+pub fn labels(obj: &Value) -> BTreeMap<String, String> {
+    obj.pointer("/metadata/labels")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
