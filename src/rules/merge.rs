@@ -42,7 +42,7 @@ impl MergeRule {
         for (name, value) in layers.into_iter().rev() {
             acc = self.combine(&self.strategy, "", acc, value, name, &mut provenance);
         }
-        provenance.sort();
+        provenance.sort_by(|a, b| a.0.cmp(&b.0));
         provenance.dedup_by(|b, a| {
             // keep the last (highest) writer of a path
             if a.0 == b.0 {

@@ -1,0 +1,281 @@
+//! The rule engine on small packs: native and Rhai evaluation agree, merges keep
+//! provenance, selection decides and explains, hostile scripts are contained.
+
+use std::time::{Duration, Instant};
+
+use aimctl::rules::RulePack;
+use aimctl::rules::diagnostic::Code;
+use aimctl::rules::expr::{self, Names, Scope};
+use aimctl::rules::pack::LoadError;
+use aimctl::rules::script::Scripts;
+use aimctl::rules::select::Decision;
+use serde_json::{Value, json};
+
+fn pack(files: &[(&str, &str)]) -> RulePack {
+    match RulePack::compile(
+        files
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect(),
+    ) {
+        Ok(p) => p,
+        Err(LoadError::Invalid { diagnostics, .. }) => panic!("pack invalid: {diagnostics:?}"),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn errors(files: &[(&str, &str)]) -> Vec<(Code, String)> {
+    match RulePack::compile(
+        files
+            .iter()
+            .map(|(n, t)| (n.to_string(), t.to_string()))
+            .collect(),
+    ) {
+        Ok(_) => vec![],
+        Err(LoadError::Invalid { diagnostics, .. }) => diagnostics
+            .into_iter()
+            .map(|d| (d.code, d.message))
+            .collect(),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+#[test]
+fn native_expressions_agree_with_rhai() {
+    let scripts = Scripts::empty();
+    let ctx =
+        json!({"service": {"spec": {"replicas": 3, "name": "a", "tags": ["x", "y"], "on": true}}});
+    let roots = ["service"];
+    let names = Names {
+        subject: None,
+        lets: &[],
+        roots: &roots,
+    };
+    for e in [
+        r#"service.spec.replicas == 3"#,
+        r#"service.spec.replicas > 2 && service.spec.name != "b""#,
+        r#""x" in service.spec.tags"#,
+        r#"!(service.spec.on) || service.spec.replicas < 1"#,
+        r#"service.spec.name + "-suffix""#,
+        r#"service.spec.replicas + 1"#,
+        r#"service.spec["name"] == "a""#,
+    ] {
+        let native = expr::compile(e, &names, &scripts).unwrap();
+        assert!(
+            !matches!(native, expr::Expr::Rhai(..)),
+            "{e} should compile natively"
+        );
+        let got = native
+            .eval(
+                &Scope {
+                    ctx: &ctx,
+                    subject: None,
+                    lets: &[],
+                },
+                &scripts,
+            )
+            .unwrap()
+            .into_owned();
+        // the same text evaluated by Rhai with the same variables
+        let ast = scripts.compile_expression(e).unwrap();
+        let want = scripts
+            .eval_expression(&ast, vec![("service".into(), ctx["service"].clone())])
+            .unwrap();
+        assert_eq!(got, want, "{e}");
+    }
+    // outside the subset: compiled by Rhai, same semantics
+    let e = expr::compile("if service.spec.on { 1 } else { 2 }", &names, &scripts).unwrap();
+    assert!(matches!(e, expr::Expr::Rhai(..)));
+    assert_eq!(
+        e.eval(
+            &Scope {
+                ctx: &ctx,
+                subject: None,
+                lets: &[]
+            },
+            &scripts
+        )
+        .unwrap()
+        .into_owned(),
+        json!(1)
+    );
+}
+
+#[test]
+fn hostile_scripts_fail_fast_and_the_process_survives() {
+    let p = pack(&[
+        (
+            "a.rhai",
+            "fn spin() { loop { } }\nfn grow() { let s = \"x\"; loop { s += s; } }\nfn deep(n) { deep(n + 1) }",
+        ),
+        (
+            "a.rules",
+            "output Spin {\n  build spin()\n}\noutput Grow {\n  build grow()\n}\noutput Deep {\n  build deep(0)\n}\n",
+        ),
+    ]);
+    let ctx = json!({});
+    for out in &p.outputs {
+        let t = Instant::now();
+        let r = p.build_output(out, &ctx);
+        assert!(r.is_err(), "{} must fail", out.name);
+        assert!(
+            t.elapsed() < Duration::from_secs(1),
+            "{} took {:?}",
+            out.name,
+            t.elapsed()
+        );
+        assert!(
+            r.unwrap_err()
+                .to_string()
+                .contains(match out.name.as_str() {
+                    "Spin" => "spin",
+                    "Grow" => "grow",
+                    _ => "deep",
+                })
+        );
+    }
+    let eval = errors(&[("e.rhai", "fn f() { eval(\"1\") }")]);
+    assert_eq!(
+        eval[0].0,
+        Code::ScriptCompile,
+        "eval is refused when the pack loads"
+    );
+    assert!(eval[0].1.contains("eval"));
+}
+
+#[test]
+fn merges_follow_layer_order_and_record_the_winner() {
+    let p = pack(&[(
+        "m.rules",
+        "merge env keyed name json \"ARGS\" {\n  high: service.high\n  low: service.low\n}\nmerge res deep {\n  high: service.rh\n  low: service.rl\n}\nmerge rc deep skip_zero {\n  ns: service.ns\n  cl: service.cl\n}\n",
+    )]);
+    let ctx = json!({"service": {
+        "high": [{"name": "B", "value": "hb"}, {"name": "ARGS", "value": "{\"a\":{\"y\":2}}"}, {"name": "C", "value": "c"}],
+        "low": [{"name": "A", "value": "a"}, {"name": "B", "value": "lb"}, {"name": "ARGS", "value": "{\"a\":{\"x\":1}}"}],
+        "rh": {"requests": {"cpu": "8"}}, "rl": {"requests": {"cpu": "4", "memory": "32Gi"}, "limits": {"memory": "48Gi"}},
+        "ns": {"routing": {"enabled": false, "gatewayRef": {"name": "b"}}},
+        "cl": {"routing": {"enabled": true, "gatewayRef": {"name": "a", "namespace": "gw"}}}
+    }});
+    let env = p.merges[0].run(&p.scripts, &ctx).unwrap();
+    let names: Vec<&str> = env
+        .value
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["A", "B", "ARGS", "C"]);
+    assert_eq!(env.value[1]["value"], "hb");
+    assert_eq!(
+        serde_json::from_str::<Value>(env.value[2]["value"].as_str().unwrap()).unwrap(),
+        json!({"a": {"x": 1, "y": 2}})
+    );
+    assert!(env.provenance.contains(&("[name=B]".into(), "high".into())));
+    assert!(env.provenance.contains(&("[name=A]".into(), "low".into())));
+    let res = p.merges[1].run(&p.scripts, &ctx).unwrap();
+    assert_eq!(
+        res.value,
+        json!({"requests": {"cpu": "8", "memory": "32Gi"}, "limits": {"memory": "48Gi"}})
+    );
+    assert!(
+        res.provenance
+            .contains(&("requests.cpu".into(), "high".into()))
+    );
+    assert!(
+        res.provenance
+            .contains(&("requests.memory".into(), "low".into()))
+    );
+    // a zero value in the higher layer does not switch off the lower layer's value
+    let rc = p.merges[2].run(&p.scripts, &ctx).unwrap();
+    assert_eq!(
+        rc.value,
+        json!({"routing": {"enabled": true, "gatewayRef": {"name": "b", "namespace": "gw"}}})
+    );
+}
+
+const SELECT: &str = r#"
+rank tier = [best, good]
+select template {
+  let tier = candidate.tier
+  filter ready
+    keep   candidate.ready == true
+    reason "NotReady"
+  score tier by tier
+  on tie
+    reason "Tie"
+    message "tied: " + len(selection.tied)
+  on none
+    reason "None"
+    message "none of " + selection.candidates
+}
+"#;
+
+#[test]
+fn selection_chooses_explains_ties_and_empties() {
+    let p = pack(&[("s.rules", SELECT)]);
+    let sel = &p.selections["template"];
+    let c = |name: &str, tier: &str, ready: bool| json!({"metadata": {"name": name}, "tier": tier, "ready": ready});
+    let cands = [
+        c("a", "good", true),
+        c("b", "best", true),
+        c("c", "best", false),
+        c("d", "unknown", true),
+    ];
+    let refs: Vec<&Value> = cands.iter().collect();
+    let r = sel.run(&p.scripts, &json!({}), &refs).unwrap();
+    assert_eq!(r.decision, Decision::Chosen(1));
+    assert_eq!(
+        r.verdicts[2].rejected,
+        Some(("ready".into(), "NotReady".into()))
+    );
+    assert_eq!(r.verdicts[0].score, Some(vec![1]));
+    assert_eq!(
+        r.verdicts[3].score,
+        Some(vec![1002]),
+        "unknown values rank after every known value"
+    );
+    let tie = [c("a", "best", true), c("b", "best", true)];
+    let r = sel
+        .run(&p.scripts, &json!({}), &tie.iter().collect::<Vec<_>>())
+        .unwrap();
+    assert_eq!(r.decision, Decision::Tie(vec![0, 1]));
+    assert_eq!((r.reason.as_str(), r.message.as_str()), ("Tie", "tied: 2"));
+    let none = [c("a", "best", false)];
+    let r = sel
+        .run(&p.scripts, &json!({}), &none.iter().collect::<Vec<_>>())
+        .unwrap();
+    assert_eq!(r.decision, Decision::None);
+    assert_eq!(r.message, "none of 1");
+}
+
+#[test]
+fn load_errors_name_every_problem() {
+    let errs = errors(&[
+        (
+            "a.rules",
+            "rank x = [a, b, a]\nrank x = [c]\nselect template {\n  filter f\n    keep nope == 1\n    reason \"R\"\n  score missing by 1\n}\n",
+        ),
+        ("b.rhai", "fn ( {"),
+    ]);
+    let codes: Vec<Code> = errs.iter().map(|e| e.0).collect();
+    for c in [
+        Code::DuplicateRankEntry,
+        Code::DuplicateName,
+        Code::UndefinedName,
+        Code::UnknownRank,
+        Code::ScriptCompile,
+    ] {
+        assert!(codes.contains(&c), "{c:?} missing from {errs:?}");
+    }
+    let syntax = errors(&[("a.rules", "rank = [\n")]);
+    assert_eq!(syntax[0].0, Code::Syntax);
+}
+
+#[test]
+fn the_default_pack_lints_clean_and_compiles() {
+    let report = aimctl::rules::lint::lint(None).unwrap();
+    assert!(report.diagnostics.is_empty(), "{:?}", report.diagnostics);
+    let p = RulePack::builtin().unwrap();
+    assert!(p.selections.contains_key("template"));
+    assert_eq!(p.ranks["gpu_tier"].entries[0], "MI355X");
+}
