@@ -98,7 +98,10 @@ impl Snapshot {
         let node_labels: Vec<BTreeMap<String, String>> =
             self.list("Node").map(|n| labels(n)).collect();
         // compared against normalised template GPU names
-        self.gpus = crate::gpu::inventory(&node_labels).iter().map(|g| crate::gpu::normalize_gpu_name(g)).collect();
+        self.gpus = crate::gpu::inventory(&node_labels)
+            .iter()
+            .map(|g| crate::gpu::normalize_gpu_name(g))
+            .collect();
     }
 
     pub fn get(&self, kind: &str, namespace: &str, name: &str) -> Option<&Arc<Value>> {
