@@ -288,22 +288,13 @@ impl DocContext<'_> {
         prefix: &[Seg],
         item: Option<usize>,
     ) -> Result<Document, ManifestError> {
-        let start = self.positions.node(prefix);
+        let start = self.positions.find(prefix);
         let here = |rest: &[Seg]| [prefix, rest].concat();
-        let shown = |rest: &str| {
-            let mut path = render_segments(prefix);
-            if !rest.is_empty() {
-                if !path.is_empty() {
-                    path.push('.');
-                }
-                path.push_str(rest);
-            }
-            path
-        };
+        let field = |key: &str| render_segments(&here(&[Seg::Key(key.into())]));
         let Some(object) = value.as_object() else {
             return Err(self.invalid(
                 prefix,
-                &shown(""),
+                &render_segments(prefix),
                 format!(
                     "expected a Kubernetes object (a mapping), found {}",
                     json_type(&value)
@@ -312,12 +303,14 @@ impl DocContext<'_> {
         };
         let text_field = |key: &str| match object.get(key) {
             Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-            Some(Value::String(_)) | None => {
-                Err(self.invalid(&here(&[]), &shown(""), format!("missing field `{key}`")))
-            }
+            Some(Value::String(_)) | None => Err(self.invalid(
+                prefix,
+                &render_segments(prefix),
+                format!("missing field `{key}`"),
+            )),
             Some(other) => Err(self.invalid(
                 &here(&[Seg::Key(key.into())]),
-                &shown(key),
+                &field(key),
                 format!("invalid type: {}, expected a string", json_type(other)),
             )),
         };
@@ -329,7 +322,7 @@ impl DocContext<'_> {
                 let known: Vec<&str> = AimKind::ALL.iter().map(|k| k.kind()).collect();
                 return Err(self.invalid(
                     &here(&[Seg::Key("kind".into())]),
-                    &shown("kind"),
+                    &field("kind"),
                     format!(
                         "unknown kind `{kind}` in `{api_version}`; the API `{}` serves {}",
                         api::API_VERSION,
@@ -351,7 +344,7 @@ impl DocContext<'_> {
             })?;
             default_object(aim_kind, &mut value);
         } else {
-            set_placeholder_uid(&mut value, &kind, None);
+            set_placeholder_uid(&mut value, &kind);
         }
         Ok(Document {
             file: self.file.to_path_buf(),
@@ -442,35 +435,32 @@ fn render_segments(path: &[Seg]) -> String {
 /// Applies to an AIM object what the API server would on create: the CRD schema's
 /// defaults (a missing property whose parent exists gets its default; a `null` for a
 /// property gets its default or is dropped), `metadata.namespace: default` for namespaced
-/// kinds, and a placeholder `metadata.uid` (see [`placeholder_uid`]).
+/// kinds (and no namespace for cluster-scoped ones), and a placeholder `metadata.uid`
+/// (see [`placeholder_uid`]).
 pub fn default_object(kind: AimKind, value: &mut Value) {
     apply_schema_defaults(value, &kind.schema());
-    if kind.namespaced()
-        && let Some(metadata) = metadata_mut(value)
-    {
-        let missing = metadata
-            .get("namespace")
-            .and_then(Value::as_str)
-            .is_none_or(str::is_empty);
-        if missing {
-            metadata.insert("namespace".into(), Value::from("default"));
+    if let Some(metadata) = metadata_mut(value) {
+        if kind.namespaced() {
+            let missing = metadata
+                .get("namespace")
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty);
+            if missing {
+                metadata.insert("namespace".into(), Value::from("default"));
+            }
+        } else {
+            metadata.remove("namespace");
         }
     }
-    let scope_namespace = if kind.namespaced() { None } else { Some("") };
-    set_placeholder_uid(value, kind.kind(), scope_namespace);
+    set_placeholder_uid(value, kind.kind());
 }
 
 fn metadata_mut(value: &mut Value) -> Option<&mut Map<String, Value>> {
-    let object = value.as_object_mut()?;
-    object
-        .entry("metadata")
-        .or_insert_with(|| Value::Object(Map::new()))
-        .as_object_mut()
+    value.get_mut("metadata")?.as_object_mut()
 }
 
-/// Sets `metadata.uid` when it is missing. `namespace` overrides the object's own
-/// namespace (cluster-scoped kinds pass `Some("")`).
-fn set_placeholder_uid(value: &mut Value, kind: &str, namespace: Option<&str>) {
+/// Sets `metadata.uid` when it is missing (objects without `metadata` are left alone).
+fn set_placeholder_uid(value: &mut Value, kind: &str) {
     let Some(metadata) = metadata_mut(value) else {
         return;
     };
@@ -486,14 +476,11 @@ fn set_placeholder_uid(value: &mut Value, kind: &str, namespace: Option<&str>) {
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    let namespace = match namespace {
-        Some(ns) => ns.to_string(),
-        None => metadata
-            .get("namespace")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string(),
-    };
+    let namespace = metadata
+        .get("namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     metadata.insert(
         "uid".into(),
         Value::from(placeholder_uid(kind, &namespace, &name)),
@@ -594,10 +581,6 @@ impl Positions {
             .rev()
             .find_map(|n| self.nodes.get(&path[..n]).copied())
             .unwrap_or(self.root)
-    }
-
-    fn node(&self, path: &[Seg]) -> Pos {
-        self.find(path)
     }
 }
 
@@ -1095,6 +1078,17 @@ mod tests {
         }
         let err = parse_yaml_stream(&bomb).err().map(|e| e.message);
         assert!(err.is_some_and(|m| m.contains("too large")));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        assert!(parse_yaml_stream(&"[".repeat(100_000)).is_err());
+        let mut chain = String::from("a0: &a0 [x]\n");
+        for i in 1..400 {
+            chain.push_str(&format!("a{i}: &a{i} [*a{}]\n", i - 1));
+        }
+        let err = parse_yaml_stream(&chain).err().map(|e| e.message);
+        assert!(err.is_some_and(|m| m.contains("nested too deeply")));
     }
 
     #[test]

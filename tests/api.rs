@@ -982,6 +982,10 @@ fn namespace_and_placeholder_uid() {
         docs[1].value["metadata"]["uid"].as_str(),
         Some(manifest::placeholder_uid("AIMClusterModel", "", "m").as_str())
     );
+    assert!(
+        docs[1].value["metadata"].get("namespace").is_none(),
+        "cluster-scoped objects have no namespace"
+    );
     assert_eq!(docs[2].value["metadata"]["uid"], "given");
     assert_eq!(
         docs[3].value["metadata"]["uid"].as_str(),

@@ -9,8 +9,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    AIMCacheMode, AIMModelSource, AIMResolutionScope, AIMResolvedReference, AIMStatus,
-    conditions_list_map, env_list_map,
+    AIMCacheMode, AIMModelSource, AIMResolvedReference, AIMStatus, conditions_list_map,
+    env_list_map,
 };
 
 /// Desired state of an AIMTemplateCache.
@@ -49,7 +49,7 @@ pub struct AIMTemplateCacheSpec {
     #[schemars(length(min = 1))]
     pub template_name: String,
     /// Which template kind to read; `Unknown` looks in the namespace first, then the cluster.
-    pub template_scope: AIMResolutionScope,
+    pub template_scope: AIMTemplateScope,
     /// Base environment of the downloads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = env_list_map)]
@@ -72,6 +72,17 @@ pub struct AIMTemplateCacheSpec {
     /// Artifact ownership: `Dedicated` artifacts are owned by this cache, `Shared` are not.
     #[serde(default)]
     pub mode: AIMCacheMode,
+}
+
+/// Which kind of template a cache reads.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum AIMTemplateScope {
+    /// An AIMServiceTemplate in the cache's namespace.
+    Namespace,
+    /// An AIMClusterServiceTemplate.
+    Cluster,
+    /// Look in the namespace first, then at cluster scope.
+    Unknown,
 }
 
 /// Observed state of an AIMTemplateCache.
