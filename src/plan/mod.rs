@@ -2,6 +2,8 @@
 //! (the time is an input), no randomness — so dry-run, tests and the operator see
 //! the same decisions.
 
+pub mod context;
+pub mod metadata;
 pub mod routing;
 pub mod sample;
 pub mod service;

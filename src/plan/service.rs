@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use serde_json::{Map, Value, json};
 
-use super::{Plan, Trace, object_order, routing};
+use super::{Plan, Trace, metadata, object_order, routing};
 use crate::naming;
 use crate::rules::RulePack;
 use crate::rules::native::{is_set, text};
@@ -14,7 +14,6 @@ use crate::rules::select::Decision;
 use crate::snapshot::Snapshot;
 use crate::status::{self, ClassifiedError, ComponentHealth, Condition, Dependency, ErrorClass};
 
-const GROUP_VERSION: &str = "aim.eai.amd.com/v1alpha1";
 const CONTROLLER: &str = "service";
 
 fn s<'a>(v: &'a Value, pointer: &str) -> &'a str {
@@ -118,7 +117,7 @@ pub fn plan(snap: &Snapshot, pack: &RulePack, svc: &Value, now: &str) -> Plan {
 
     // merges, in pack order; each result is visible to the next
     ctx.insert("merged".into(), json!({}));
-    for m in &pack.merges {
+    for m in pack.merges.iter().filter(|m| m.parent == "AIMService") {
         let t = Instant::now();
         let ctx_value = Value::Object(std::mem::take(&mut ctx));
         let result = m.run(&pack.scripts, &ctx_value);
@@ -322,7 +321,7 @@ pub fn plan(snap: &Snapshot, pack: &RulePack, svc: &Value, now: &str) -> Plan {
             let t = Instant::now();
             match pack.build_output(out, &ctx) {
                 Ok(Some((obj, owned))) if obj.is_object() => {
-                    objects.push(finish(obj, svc, owned, &rc))
+                    objects.push(metadata::finish(obj, svc, CONTROLLER, owned, &rc))
                 }
                 Ok(Some((other, _))) => trace
                     .notes
@@ -726,56 +725,6 @@ fn component(name: &str, h: &Value) -> ComponentHealth {
             _ => Dependency::Unspecified,
         },
     }
-}
-
-/// outputs.md §2.2–2.3: propagated and controller labels, owner reference.
-fn finish(mut obj: Value, svc: &Value, owned: bool, rc: &Value) -> Value {
-    let parent_labels = crate::snapshot::labels(svc);
-    if !obj
-        .pointer("/metadata/labels")
-        .is_some_and(Value::is_object)
-    {
-        obj["metadata"]["labels"] = json!({});
-    }
-    let patterns: Vec<String> =
-        if rc.pointer("/labelPropagation/enabled") == Some(&Value::Bool(true)) {
-            rc.pointer("/labelPropagation/match")
-                .and_then(Value::as_array)
-                .map(|m| m.iter().map(text).collect())
-                .unwrap_or_default()
-        } else {
-            vec![]
-        };
-    if let Some(labels) = obj
-        .pointer_mut("/metadata/labels")
-        .and_then(Value::as_object_mut)
-    {
-        for (k, v) in &parent_labels {
-            let propagate = k.starts_with("aim.eai.amd.com/")
-                || patterns
-                    .iter()
-                    .any(|p| naming::label_glob_match(p, k) == Some(true));
-            if propagate && !labels.contains_key(k) {
-                labels.insert(k.clone(), json!(v));
-            }
-        }
-        labels
-            .entry("app.kubernetes.io/managed-by")
-            .or_insert(json!(format!("aim-{CONTROLLER}-controller")));
-        labels
-            .entry(format!("aim.eai.amd.com/{CONTROLLER}.name"))
-            .or_insert(json!(s(svc, "/metadata/name")));
-    }
-    if owned {
-        obj["metadata"]["ownerReferences"] = json!([{
-            "apiVersion": GROUP_VERSION,
-            "kind": "AIMService",
-            "name": s(svc, "/metadata/name"),
-            "uid": s(svc, "/metadata/uid"),
-            "controller": true,
-        }]);
-    }
-    obj
 }
 
 /// service-reconcile.md §10.5: replica counts and their display string.

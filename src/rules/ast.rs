@@ -76,6 +76,8 @@ pub enum Strategy {
 #[derive(Debug, Clone)]
 pub struct Merge {
     pub name: Name,
+    /// The reconciled kind whose planner runs this merge (default `AIMService`).
+    pub parent: Option<Name>,
     pub strategy: Strategy,
     pub layers: Vec<(Name, ExprText)>,
     pub at: Vec<(Name, Strategy)>,

@@ -12,6 +12,8 @@ use super::script::{EvalError, Scripts};
 /// A compiled `merge` block.
 pub struct MergeRule {
     pub name: String,
+    /// The reconciled kind whose planner runs it.
+    pub parent: String,
     pub strategy: Strategy,
     pub layers: Vec<(String, Expr)>,
     /// Per-path strategies inside a deep merge (`at spec.env keyed name`).

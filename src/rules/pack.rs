@@ -17,32 +17,10 @@ use super::native;
 use super::parse::parse_file;
 use super::script::{EvalError, Scripts};
 use super::select::{OutcomeRule, ScoreKey, Selection, Stage};
+use crate::plan::context;
 
 /// The default pack, embedded at build time.
 static BUILTIN: Dir = include_dir!("$CARGO_MANIFEST_DIR/rules");
-
-/// Top-level fields of the context every AIMService rule sees.
-pub const SERVICE_ROOTS: &[&str] = &[
-    "service",
-    "namespace",
-    "model",
-    "template",
-    "runtime_configs",
-    "cluster",
-    "cache",
-    "isvc",
-    "hpa",
-    "route",
-    "pods",
-    "events",
-    "names",
-    "merged",
-    "routing",
-    "caching",
-    "resolution",
-    "autoscaling",
-    "now",
-];
 
 /// An ordered preference list turned into a lookup table (case-insensitive).
 #[derive(Debug)]
@@ -285,20 +263,44 @@ struct Compiler<'a> {
 }
 
 impl Compiler<'_> {
-    fn expr(&mut self, e: &ExprText, subject: Option<&str>, lets: &[String]) -> Option<Expr> {
+    fn expr(
+        &mut self,
+        e: &ExprText,
+        subject: Option<&str>,
+        lets: &[String],
+        kind: &str,
+    ) -> Option<Expr> {
+        let roots = context::roots(kind);
         let names = Names {
             subject,
             lets,
-            roots: SERVICE_ROOTS,
+            roots,
         };
         match expr::compile(&e.text, &names, self.scripts) {
             Ok(x) => Some(x),
             Err(err) => {
-                self.diags
-                    .push(compile_diagnostic(self.sources, e, err, subject));
+                self.diags.push(compile_diagnostic(e, err, subject, roots));
                 None
             }
         }
+    }
+
+    /// The kind a block belongs to (default `AIMService`); one without a planner is an error.
+    fn kind(&mut self, parent: Option<&super::ast::Name>) -> String {
+        let Some(p) = parent else {
+            return "AIMService".into();
+        };
+        if !context::KINDS.contains(&p.name.as_str()) {
+            self.diags.push(
+                Diagnostic::new(
+                    Code::UndefinedName,
+                    format!("no planner for kind `{}`", p.name),
+                    p.span,
+                )
+                .with_hint(format!("kinds: {}", context::KINDS.join(", "))),
+            );
+        }
+        p.name.clone()
     }
 
     fn duplicate(&mut self, what: &str, name: &str, span: Span, first: Span) {
@@ -372,7 +374,7 @@ impl Compiler<'_> {
                 if let_names.contains(&n.name) {
                     self.duplicate("value", &n.name, n.span, n.span);
                 }
-                if let Some(x) = self.expr(e, Some("candidate"), &let_names) {
+                if let Some(x) = self.expr(e, Some("candidate"), &let_names, "AIMService") {
                     lets.push((n.name.clone(), x));
                 }
                 let_names.push(n.name.clone());
@@ -385,7 +387,10 @@ impl Compiler<'_> {
                     self.duplicate("stage", &f.name.name, f.name.span, first);
                 }
                 stage_spans.insert(f.name.name.clone(), f.name.span);
-                let when = f.when.as_ref().and_then(|w| self.expr(w, None, &[]));
+                let when = f
+                    .when
+                    .as_ref()
+                    .and_then(|w| self.expr(w, None, &[], "AIMService"));
                 let (Some(keep), Some(reason)) = (&f.keep, &f.reason) else {
                     self.diags.push(
                         Diagnostic::new(Code::MissingClause, format!("filter `{}` needs `keep` and `reason` clauses", f.name.name), f.name.span)
@@ -393,8 +398,8 @@ impl Compiler<'_> {
                     );
                     continue;
                 };
-                let keep = self.expr(keep, Some("candidate"), &let_names);
-                let reason = self.expr(reason, Some("candidate"), &let_names);
+                let keep = self.expr(keep, Some("candidate"), &let_names, "AIMService");
+                let reason = self.expr(reason, Some("candidate"), &let_names, "AIMService");
                 if let (Some(keep), Some(reason)) = (keep, reason) {
                     stages.push(Stage {
                         name: f.name.name.clone(),
@@ -406,7 +411,7 @@ impl Compiler<'_> {
             }
             let mut prefer = vec![];
             for (n, e) in &s.prefer {
-                if let Some(x) = self.expr(e, Some("candidate"), &let_names) {
+                if let Some(x) = self.expr(e, Some("candidate"), &let_names, "AIMService") {
                     prefer.push((n.name.clone(), x));
                 }
             }
@@ -432,7 +437,7 @@ impl Compiler<'_> {
                     );
                     continue;
                 };
-                if let Some(by) = self.expr(&k.by, Some("candidate"), &let_names) {
+                if let Some(by) = self.expr(&k.by, Some("candidate"), &let_names, "AIMService") {
                     score.push(ScoreKey {
                         rank: rank.clone(),
                         by,
@@ -450,8 +455,8 @@ impl Compiler<'_> {
                     return None;
                 };
                 Some(OutcomeRule {
-                    reason: c.expr(r, Some("selection"), &[])?,
-                    message: c.expr(m, Some("selection"), &[])?,
+                    reason: c.expr(r, Some("selection"), &[], "AIMService")?,
+                    message: c.expr(m, Some("selection"), &[], "AIMService")?,
                 })
             };
             let on_tie = outcome(&s.on_tie, self);
@@ -478,9 +483,10 @@ impl Compiler<'_> {
                 self.duplicate("merge", &m.name.name, m.name.span, first);
                 continue;
             }
+            let parent = self.kind(m.parent.as_ref());
             let mut layers = vec![];
             for (n, e) in &m.layers {
-                if let Some(x) = self.expr(e, None, &[]) {
+                if let Some(x) = self.expr(e, None, &[], &parent) {
                     layers.push((n.name.clone(), x));
                 }
             }
@@ -491,6 +497,7 @@ impl Compiler<'_> {
             out.push((
                 MergeRule {
                     name: m.name.name.clone(),
+                    parent,
                     strategy: m.strategy.clone(),
                     layers,
                     at,
@@ -504,11 +511,7 @@ impl Compiler<'_> {
     fn outputs(&mut self, files: &[RuleFile]) -> Vec<OutputRule> {
         let mut out: Vec<(OutputRule, Span)> = vec![];
         for o in files.iter().flat_map(|f| &f.outputs) {
-            let parent = o
-                .parent
-                .as_ref()
-                .map(|p| p.name.clone())
-                .unwrap_or_else(|| "AIMService".into());
+            let parent = self.kind(o.parent.as_ref());
             if let Some((_, first)) = out
                 .iter()
                 .find(|(r, _)| r.name == o.name.name && r.parent == parent)
@@ -528,9 +531,15 @@ impl Compiler<'_> {
                 );
                 continue;
             };
-            let when = o.when.as_ref().and_then(|w| self.expr(w, None, &[]));
-            let owned = o.owned.as_ref().and_then(|w| self.expr(w, None, &[]));
-            if let Some(build) = self.expr(build, None, &[]) {
+            let when = o
+                .when
+                .as_ref()
+                .and_then(|w| self.expr(w, None, &[], &parent));
+            let owned = o
+                .owned
+                .as_ref()
+                .and_then(|w| self.expr(w, None, &[], &parent));
+            if let Some(build) = self.expr(build, None, &[], &parent) {
                 out.push((
                     OutputRule {
                         name: o.name.name.clone(),
@@ -549,7 +558,9 @@ impl Compiler<'_> {
     fn statuses(&mut self, files: &[RuleFile]) -> HashMap<String, Vec<ComponentRule>> {
         let mut out: HashMap<String, Vec<ComponentRule>> = HashMap::new();
         for s in files.iter().flat_map(|f| &f.statuses) {
-            let list = out.entry(s.kind.name.clone()).or_default();
+            let kind = self.kind(Some(&s.kind));
+            let roots = context::roots(&kind);
+            let list = out.entry(kind.clone()).or_default();
             for c in &s.components {
                 if list.iter().any(|x| x.name == c.name.name) {
                     let span = c.name.span;
@@ -564,13 +575,13 @@ impl Compiler<'_> {
                 let names = Names {
                     subject: None,
                     lets: &[],
-                    roots: SERVICE_ROOTS,
+                    roots,
                 };
                 let health = match expr::compile(&c.health.text, &names, self.scripts) {
                     Ok(x) => x,
                     Err(e) => {
                         self.diags
-                            .push(compile_diagnostic(self.sources, &c.health, e, None));
+                            .push(compile_diagnostic(&c.health, e, None, roots));
                         continue;
                     }
                 };
@@ -582,8 +593,7 @@ impl Compiler<'_> {
                     None => None,
                     Some((_, Ok(x))) => Some(x),
                     Some((w, Err(e))) => {
-                        self.diags
-                            .push(compile_diagnostic(self.sources, w, e, None));
+                        self.diags.push(compile_diagnostic(w, e, None, roots));
                         continue;
                     }
                 };
@@ -599,10 +609,10 @@ impl Compiler<'_> {
 }
 
 fn compile_diagnostic(
-    sources: &Sources,
     e: &ExprText,
     err: CompileError,
     subject: Option<&str>,
+    roots: &[&str],
 ) -> Diagnostic {
     match err {
         CompileError::UndefinedVariable { name, offset } => {
@@ -611,7 +621,7 @@ fn compile_diagnostic(
                 start: e.span.start + offset,
                 end: e.span.start + offset + name.len(),
             };
-            let mut known: Vec<&str> = SERVICE_ROOTS.to_vec();
+            let mut known: Vec<&str> = roots.to_vec();
             if let Some(s) = subject {
                 known.insert(0, s);
             }
@@ -650,7 +660,6 @@ fn compile_diagnostic(
         CompileError::Rhai { message, line, col } => {
             let offset = super::script::offset_of(&e.text, line, col);
             let start = e.span.start + offset;
-            let _ = sources;
             Diagnostic::new(
                 Code::ScriptCompile,
                 format!("expression does not compile: {message}"),

@@ -200,9 +200,18 @@ fn strategy(p: Pair<Rule>) -> Strategy {
 fn merge(file: usize, p: Pair<Rule>) -> Merge {
     let mut inner = p.into_inner();
     let n = name(file, inner.next().expect("merge name"));
-    let st = strategy(inner.next().expect("merge strategy"));
+    let mut next = inner.next().expect("merge strategy");
+    let parent = if next.as_rule() == Rule::ident {
+        let p = name(file, next);
+        next = inner.next().expect("merge strategy");
+        Some(p)
+    } else {
+        None
+    };
+    let st = strategy(next);
     let mut m = Merge {
         name: n,
+        parent,
         strategy: st,
         layers: vec![],
         at: vec![],

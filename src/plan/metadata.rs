@@ -1,0 +1,79 @@
+//! Metadata every produced object gets (outputs.md §2.2–2.3): labels propagated from
+//! the parent, the controller labels, and the owner reference.
+
+use serde_json::{Value, json};
+
+use crate::naming;
+use crate::rules::native::text;
+
+fn s<'a>(v: &'a Value, pointer: &str) -> &'a str {
+    v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+}
+
+/// Completes a built object: `ctl` is the controller name of outputs.md §2.1
+/// (`service`, `model`, ...), `rc` the parent's merged runtime config (label
+/// propagation patterns).
+pub fn finish(mut obj: Value, parent: &Value, ctl: &str, owned: bool, rc: &Value) -> Value {
+    let parent_labels = crate::snapshot::labels(parent);
+    if !obj
+        .pointer("/metadata/labels")
+        .is_some_and(Value::is_object)
+    {
+        obj["metadata"]["labels"] = json!({});
+    }
+    let patterns: Vec<String> =
+        if rc.pointer("/labelPropagation/enabled") == Some(&Value::Bool(true)) {
+            rc.pointer("/labelPropagation/match")
+                .and_then(Value::as_array)
+                .map(|m| m.iter().map(text).collect())
+                .unwrap_or_default()
+        } else {
+            vec![]
+        };
+    let is_job = obj["kind"] == "Job";
+    let mut added = serde_json::Map::new();
+    if let Some(labels) = obj
+        .pointer_mut("/metadata/labels")
+        .and_then(Value::as_object_mut)
+    {
+        for (k, v) in &parent_labels {
+            let propagate = k.starts_with("aim.eai.amd.com/")
+                || patterns
+                    .iter()
+                    .any(|p| naming::label_glob_match(p, k) == Some(true));
+            if propagate && !labels.contains_key(k) {
+                labels.insert(k.clone(), json!(v));
+                added.insert(k.clone(), json!(v));
+            }
+        }
+        let name_key = format!("aim.eai.amd.com/{ctl}.name");
+        if !labels.contains_key(&name_key) {
+            labels.insert(name_key.clone(), json!(s(parent, "/metadata/name")));
+            added.insert(name_key, json!(s(parent, "/metadata/name")));
+        }
+        labels
+            .entry("app.kubernetes.io/managed-by")
+            .or_insert(json!(format!("aim-{ctl}-controller")));
+    }
+    // Jobs: the same labels on the pod template, except managed-by
+    if is_job && let Some(pod) = obj.pointer_mut("/spec/template/metadata") {
+        if !pod.get("labels").is_some_and(Value::is_object) {
+            pod["labels"] = json!({});
+        }
+        if let Some(pl) = pod["labels"].as_object_mut() {
+            for (k, v) in added {
+                pl.entry(k).or_insert(v);
+            }
+        }
+    }
+    if owned {
+        obj["metadata"]["ownerReferences"] = json!([{
+            "apiVersion": parent["apiVersion"],
+            "kind": parent["kind"],
+            "name": s(parent, "/metadata/name"),
+            "uid": s(parent, "/metadata/uid"),
+            "controller": true,
+        }]);
+    }
+    obj
+}
