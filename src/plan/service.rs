@@ -47,6 +47,126 @@ fn resolved(obj: &Value) -> Value {
 pub fn plan(snap: &Snapshot, pack: &RulePack, svc: &Value, now: &str) -> Plan {
     let mut trace = Trace::default();
     let started = Instant::now();
+    let ctx = context(snap, pack, svc, now, &mut trace);
+    let ns = s(svc, "/metadata/namespace");
+    let spec = svc.get("spec").cloned().unwrap_or(Value::Null);
+    let rc = ctx["merged"]["runtime_config"].clone();
+    let hpa = ctx["hpa"].clone();
+    let route = ctx["route"].as_object();
+    let res = &ctx["resolution"];
+    let template_ready = res["template"]["found"] == true && res["template"]["status"] == "Ready";
+
+    // status: components from the pack, then the shared framework
+    let t = Instant::now();
+    let mut components = vec![];
+    for c in pack.statuses.get("AIMService").into_iter().flatten() {
+        let include = match &c.when {
+            Some(w) => pack.eval(w, &ctx).map(|v| v == Value::Bool(true)),
+            None => Ok(true),
+        };
+        let health = include.and_then(|inc| {
+            if inc {
+                pack.eval(&c.health, &ctx).map(Some)
+            } else {
+                Ok(None)
+            }
+        });
+        match health {
+            Ok(Some(h)) => components.push(component(&c.name, &h)),
+            Ok(None) => {}
+            Err(e) => components.push(ComponentHealth {
+                component: c.name.clone(),
+                state: None,
+                reason: "RuleError".into(),
+                message: e.to_string(),
+                errors: vec![ClassifiedError {
+                    class: ErrorClass::InvalidSpec,
+                    reason: "RuleError".into(),
+                    message: e.to_string(),
+                }],
+                dependency: Dependency::Unspecified,
+            }),
+        }
+    }
+    trace.steps.push(("status components".into(), t.elapsed()));
+    let previous: Vec<Condition> = svc
+        .pointer("/status/conditions")
+        .and_then(|c| serde_json::from_value(c.clone()).ok())
+        .unwrap_or_default();
+    let generation = svc.pointer("/metadata/generation").and_then(Value::as_i64);
+    let outcome = status::derive_status(&previous, &components, now, generation);
+
+    // outputs (service-reconcile.md §9): only when no error class blocks applying
+    let mut objects = vec![];
+    if !outcome.blocks_apply {
+        for out in pack.outputs.iter().filter(|o| o.parent == "AIMService") {
+            let t = Instant::now();
+            match pack.build_output(out, &ctx) {
+                Ok(Some((obj, owned))) if obj.is_object() => {
+                    objects.push(metadata::finish(obj, svc, CONTROLLER, owned, &rc))
+                }
+                Ok(Some((other, _))) => trace
+                    .notes
+                    .push(format!("output {} built a non-object: {other}", out.name)),
+                Ok(None) => {}
+                Err(e) => trace.notes.push(format!("output {} failed: {e}", out.name)),
+            }
+            trace
+                .steps
+                .push((format!("output {}", out.name), t.elapsed()));
+        }
+    }
+    objects.sort_by_key(object_order);
+
+    // status fields (service-reconcile.md §10.5)
+    let mut st = svc
+        .get("status")
+        .cloned()
+        .filter(Value::is_object)
+        .unwrap_or_else(|| json!({}));
+    st["status"] = json!(status::service_status_value(outcome.status));
+    st["conditions"] = serde_json::to_value(&outcome.conditions).unwrap_or_default();
+    if let Some(g) = generation {
+        st["observedGeneration"] = json!(g);
+    }
+    if res["model"]["status"] == "Ready" {
+        st["resolvedModel"] = reference(&res["model"], true);
+    }
+    if template_ready {
+        st["resolvedTemplate"] = reference(&res["template"], true);
+    }
+    if res["runtime_config"]["found"] == true {
+        st["resolvedRuntimeConfig"] = reference(&res["runtime_config"], true);
+    }
+    if res["cache"]["status"] == "Ready" {
+        st["cache"] = json!({"templateCacheRef": {"name": res["cache"]["name"], "namespace": ns, "uid": res["cache"]["uid"]}});
+    }
+    if route.is_some() {
+        st["routing"] = json!({"path": ctx["routing"]["path"]});
+    }
+    st["runtime"] = runtime_replicas(&spec, &hpa);
+    let mut object = svc.clone();
+    object["status"] = st;
+    trace.steps.push(("plan".into(), started.elapsed()));
+    Plan {
+        objects,
+        object,
+        events: outcome.events,
+        apply_blocked: outcome.blocks_apply,
+        retry: outcome.has_infra_error,
+        trace,
+    }
+}
+
+/// Gathers the facts of one AIMService plan into the context its rules see (the
+/// roots of `context::roots("AIMService")`), running the selection and the merges.
+pub fn context(
+    snap: &Snapshot,
+    pack: &RulePack,
+    svc: &Value,
+    now: &str,
+    trace: &mut Trace,
+) -> Value {
     let ns = s(svc, "/metadata/namespace").to_string();
     let name = s(svc, "/metadata/name").to_string();
     let spec = svc.get("spec").cloned().unwrap_or(Value::Null);
@@ -108,7 +228,7 @@ pub fn plan(snap: &Snapshot, pack: &RulePack, svc: &Value, now: &str) -> Plan {
         &mut ctx,
         &mut template_res,
         &mut template_obj,
-        &mut trace,
+        trace,
     );
     ctx.insert(
         "template".into(),
@@ -272,109 +392,7 @@ pub fn plan(snap: &Snapshot, pack: &RulePack, svc: &Value, now: &str) -> Plan {
                "cache": cache_res, "isvc": isvc_res}),
     );
     ctx.insert("names".into(), names);
-    let ctx = Value::Object(ctx);
-
-    // status: components from the pack, then the shared framework
-    let t = Instant::now();
-    let mut components = vec![];
-    for c in pack.statuses.get("AIMService").into_iter().flatten() {
-        let include = match &c.when {
-            Some(w) => pack.eval(w, &ctx).map(|v| v == Value::Bool(true)),
-            None => Ok(true),
-        };
-        let health = include.and_then(|inc| {
-            if inc {
-                pack.eval(&c.health, &ctx).map(Some)
-            } else {
-                Ok(None)
-            }
-        });
-        match health {
-            Ok(Some(h)) => components.push(component(&c.name, &h)),
-            Ok(None) => {}
-            Err(e) => components.push(ComponentHealth {
-                component: c.name.clone(),
-                state: None,
-                reason: "RuleError".into(),
-                message: e.to_string(),
-                errors: vec![ClassifiedError {
-                    class: ErrorClass::InvalidSpec,
-                    reason: "RuleError".into(),
-                    message: e.to_string(),
-                }],
-                dependency: Dependency::Unspecified,
-            }),
-        }
-    }
-    trace.steps.push(("status components".into(), t.elapsed()));
-    let previous: Vec<Condition> = svc
-        .pointer("/status/conditions")
-        .and_then(|c| serde_json::from_value(c.clone()).ok())
-        .unwrap_or_default();
-    let generation = svc.pointer("/metadata/generation").and_then(Value::as_i64);
-    let outcome = status::derive_status(&previous, &components, now, generation);
-
-    // outputs (service-reconcile.md §9): only when no error class blocks applying
-    let mut objects = vec![];
-    if !outcome.blocks_apply {
-        for out in pack.outputs.iter().filter(|o| o.parent == "AIMService") {
-            let t = Instant::now();
-            match pack.build_output(out, &ctx) {
-                Ok(Some((obj, owned))) if obj.is_object() => {
-                    objects.push(metadata::finish(obj, svc, CONTROLLER, owned, &rc))
-                }
-                Ok(Some((other, _))) => trace
-                    .notes
-                    .push(format!("output {} built a non-object: {other}", out.name)),
-                Ok(None) => {}
-                Err(e) => trace.notes.push(format!("output {} failed: {e}", out.name)),
-            }
-            trace
-                .steps
-                .push((format!("output {}", out.name), t.elapsed()));
-        }
-    }
-    objects.sort_by_key(object_order);
-
-    // status fields (service-reconcile.md §10.5)
-    let mut st = svc
-        .get("status")
-        .cloned()
-        .filter(Value::is_object)
-        .unwrap_or_else(|| json!({}));
-    st["status"] = json!(status::service_status_value(outcome.status));
-    st["conditions"] = serde_json::to_value(&outcome.conditions).unwrap_or_default();
-    if let Some(g) = generation {
-        st["observedGeneration"] = json!(g);
-    }
-    let res = &ctx["resolution"];
-    if res["model"]["status"] == "Ready" {
-        st["resolvedModel"] = reference(&res["model"], true);
-    }
-    if template_ready {
-        st["resolvedTemplate"] = reference(&res["template"], true);
-    }
-    if res["runtime_config"]["found"] == true {
-        st["resolvedRuntimeConfig"] = reference(&res["runtime_config"], true);
-    }
-    if res["cache"]["status"] == "Ready" {
-        st["cache"] = json!({"templateCacheRef": {"name": res["cache"]["name"], "namespace": ns, "uid": res["cache"]["uid"]}});
-    }
-    if route.is_some() {
-        st["routing"] = json!({"path": ctx["routing"]["path"]});
-    }
-    st["runtime"] = runtime_replicas(&spec, &hpa);
-    let mut object = svc.clone();
-    object["status"] = st;
-    trace.steps.push(("plan".into(), started.elapsed()));
-    Plan {
-        objects,
-        object,
-        events: outcome.events,
-        apply_blocked: outcome.blocks_apply,
-        retry: outcome.has_infra_error,
-        trace,
-    }
+    Value::Object(ctx)
 }
 
 /// Deprecated top-level storage fields move under `storage` when that is unset.

@@ -335,9 +335,11 @@ fn invalid_cases() -> Vec<(&'static str, &'static str, Value, Vec<&'static str>)
         (
             "autoscaling metric type outside its enum",
             "AIMService",
-            json!({"model": image, "minReplicas": 1, "maxReplicas": 2, "autoScaling": {"metrics": [
-                {"type": "External", "podmetric": {"metric": {}, "target": {"type": "Value", "value": "1"}}}
-            ]}}),
+            json!({"model": image, "minReplicas": 1, "maxReplicas": 2, "autoScaling": {
+                "metrics": [{"type": "External", "podmetric": {
+                    "metric": {}, "target": {"type": "Value", "value": "1"}
+                }}]
+            }}),
             vec![
                 "spec.autoScaling.metrics[0].type",
                 "Unsupported value",
