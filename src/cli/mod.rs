@@ -93,6 +93,7 @@ pub fn load_pack(rules: Option<&std::path::Path>) -> Result<RulePack, String> {
         LoadError::Invalid {
             ref sources,
             ref diagnostics,
+            ..
         } => {
             format!("{}{e}", render(sources, diagnostics, Format::Human))
         }

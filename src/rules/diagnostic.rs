@@ -36,8 +36,6 @@ pub enum Code {
     RankMissingEnumValue,
     /// A stage can never reject (or never keep) anything, or repeats an earlier stage.
     UnreachableStage,
-    /// A construct the planner requires is missing from the pack.
-    MissingConstruct,
 }
 
 impl Code {
@@ -52,7 +50,6 @@ impl Code {
             Code::UnknownRank => "E007",
             Code::BadOutput => "E008",
             Code::MissingClause => "E009",
-            Code::MissingConstruct => "E010",
             Code::RankMissingEnumValue => "W001",
             Code::UnreachableStage => "W002",
         }

@@ -59,6 +59,7 @@ impl RankTable {
 /// A compiled `output` block.
 pub struct OutputRule {
     pub name: String,
+    pub span: Span,
     pub parent: String,
     pub when: Option<Expr>,
     pub build: Expr,
@@ -97,6 +98,8 @@ pub enum LoadError {
     Invalid {
         sources: Sources,
         diagnostics: Vec<Diagnostic>,
+        /// What did parse, for lint checks that need no compiled pack.
+        files: Vec<RuleFile>,
     },
 }
 
@@ -202,6 +205,7 @@ impl RulePack {
             return Err(LoadError::Invalid {
                 sources,
                 diagnostics: diags,
+                files,
             });
         }
         Ok(RulePack {
@@ -216,6 +220,11 @@ impl RulePack {
             warnings: diags,
             files,
         })
+    }
+
+    /// Where an output is declared (for diagnostics).
+    pub fn output_span(&self, name: &str, parent: &str) -> Option<Span> {
+        self.outputs.iter().find(|o| o.name == name && o.parent == parent).map(|o| o.span)
     }
 
     /// Evaluates an output's condition and builder; `None` when its `when` is false.
@@ -543,6 +552,7 @@ impl Compiler<'_> {
                 out.push((
                     OutputRule {
                         name: o.name.name.clone(),
+                        span: o.name.span,
                         parent,
                         when,
                         build,
