@@ -46,7 +46,7 @@ pub fn plan_files(
 ) -> Result<(Vec<Plan>, RulePack), DryRunError> {
     let pack = super::load_pack(rules).map_err(DryRunError::Pack)?;
     let docs = crate::manifest::load_paths(files).map_err(|e| DryRunError::Input(e.to_string()))?;
-    let objects: Vec<Value> = docs.into_iter().map(|d| d.value).collect();
+    let objects = last_wins(docs);
     let clock = now
         .map(str::to_string)
         .unwrap_or_else(|| plan::clock_of(&objects));
@@ -58,6 +58,30 @@ pub fn plan_files(
         None => None,
     };
     Ok((plan::round(&snap, &pack, &clock, only), pack))
+}
+
+/// A state that names the same object twice means what applying it would: the later
+/// document replaces the earlier one. Each replacement is reported on stderr.
+fn last_wins(docs: Vec<crate::manifest::Document>) -> Vec<Value> {
+    let key = |d: &crate::manifest::Document| {
+        let v = &d.value;
+        let s = |p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
+        (s("/apiVersion"), s("/kind"), s("/metadata/namespace"), s("/metadata/name"))
+    };
+    let mut seen: std::collections::HashMap<_, usize> = std::collections::HashMap::new();
+    let mut out: Vec<Option<(String, Value)>> = Vec::with_capacity(docs.len());
+    for d in docs {
+        let k = key(&d);
+        let at = d.location().to_string();
+        if let Some(&i) = seen.get(&k)
+            && let Some((first, _)) = out[i].take()
+        {
+            eprintln!("warning: {at}: {} {}/{} is also defined at {first}; the later definition is used", k.1, k.2, k.3);
+        }
+        seen.insert(k, out.len());
+        out.push(Some((at, d.value)));
+    }
+    out.into_iter().flatten().map(|(_, v)| v).collect()
 }
 
 /// The documents a round prints: per planned object, what it writes, then itself.
