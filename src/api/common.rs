@@ -315,6 +315,20 @@ pub struct AIMProfile {
     pub original_discovery_output: Option<Value>,
 }
 
+/// A runtime profile the operator writes for a template (seed-only-features.md §2.1):
+/// mounted into the inference container so the runtime selects it.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AIMCustomProfile {
+    /// Engine arguments of the profile (free-form, e.g. vLLM flags).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = preserve_unknown_fields)]
+    pub engine_args: Option<Value>,
+    /// Environment variables the profile sets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_vars: Option<BTreeMap<String, String>>,
+}
+
 /// Descriptive metadata of a runtime profile.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -11,8 +11,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    AIMHardwareRequirements, AIMMetric, AIMModelSource, AIMPrecision, AIMProfileType,
-    AIMResolvedReference, AIMStatus, Cel, ImageMetadata, conditions_list_map, env_list_map,
+    AIMCustomProfile, AIMHardwareRequirements, AIMMetric, AIMModelSource, AIMPrecision,
+    AIMProfileType, AIMResolvedReference, AIMStatus, Cel, ImageMetadata, conditions_list_map,
+    env_list_map,
 };
 
 /// Desired state of an AIMModel or AIMClusterModel.
@@ -201,6 +202,15 @@ pub struct AIMCustomTemplate {
     /// Optimisation goal and precision of the template.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<AIMCustomTemplateProfile>,
+    /// AIM identifier of the custom profile (default: the model name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aim_id: Option<String>,
+    /// Model identifier of the custom profile (default: the first model source's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_id: Option<String>,
+    /// A custom runtime profile, written to a ConfigMap and mounted for the runtime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_profile: Option<AIMCustomProfile>,
 }
 
 /// Optimisation goal and precision of a custom template.

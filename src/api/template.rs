@@ -10,8 +10,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    AIMHardwareRequirements, AIMMetric, AIMModelSource, AIMPrecision, AIMProfile, AIMProfileType,
-    AIMResolvedReference, AIMStatus, Cel, conditions_list_map, env_list_map,
+    AIMCustomProfile, AIMHardwareRequirements, AIMMetric, AIMModelSource, AIMPrecision, AIMProfile,
+    AIMProfileType, AIMResolvedReference, AIMStatus, Cel, conditions_list_map, env_list_map,
 };
 
 /// Desired state of an AIMServiceTemplate.
@@ -83,6 +83,15 @@ pub struct AIMServiceTemplateSpec {
     /// Profile passed to discovery and to the inference container as `AIM_PROFILE_ID`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile_id: Option<String>,
+    /// AIM identifier of the custom profile (default: the model name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aim_id: Option<String>,
+    /// Model identifier of the custom profile (default: the first model source's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_id: Option<String>,
+    /// A custom runtime profile, written to a ConfigMap and mounted for the runtime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_profile: Option<AIMCustomProfile>,
     /// Profile type, honoured for templates with inline model sources.
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub type_: Option<AIMProfileType>,
@@ -176,6 +185,15 @@ pub struct AIMClusterServiceTemplateSpec {
     /// Profile passed to discovery and to the inference container as `AIM_PROFILE_ID`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile_id: Option<String>,
+    /// AIM identifier of the custom profile (default: the model name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aim_id: Option<String>,
+    /// Model identifier of the custom profile (default: the first model source's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_id: Option<String>,
+    /// A custom runtime profile, written to a ConfigMap and mounted for the runtime.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_profile: Option<AIMCustomProfile>,
     /// Profile type, honoured for templates with inline model sources.
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub type_: Option<AIMProfileType>,
@@ -200,6 +218,9 @@ impl From<AIMClusterServiceTemplateSpec> for AIMServiceTemplateSpec {
             resources: spec.resources,
             model_sources: spec.model_sources,
             profile_id: spec.profile_id,
+            aim_id: spec.aim_id,
+            model_id: spec.model_id,
+            custom_profile: spec.custom_profile,
             type_: spec.type_,
             env: spec.env,
             caching: None,

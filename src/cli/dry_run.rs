@@ -65,8 +65,18 @@ pub fn plan_files(
 fn last_wins(docs: Vec<crate::manifest::Document>) -> Vec<Value> {
     let key = |d: &crate::manifest::Document| {
         let v = &d.value;
-        let s = |p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
-        (s("/apiVersion"), s("/kind"), s("/metadata/namespace"), s("/metadata/name"))
+        let s = |p: &str| {
+            v.pointer(p)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        (
+            s("/apiVersion"),
+            s("/kind"),
+            s("/metadata/namespace"),
+            s("/metadata/name"),
+        )
     };
     let mut seen: std::collections::HashMap<_, usize> = std::collections::HashMap::new();
     let mut out: Vec<Option<(String, Value)>> = Vec::with_capacity(docs.len());
@@ -76,7 +86,10 @@ fn last_wins(docs: Vec<crate::manifest::Document>) -> Vec<Value> {
         if let Some(&i) = seen.get(&k)
             && let Some((first, _)) = out[i].take()
         {
-            eprintln!("warning: {at}: {} {}/{} is also defined at {first}; the later definition is used", k.1, k.2, k.3);
+            eprintln!(
+                "warning: {at}: {} {}/{} is also defined at {first}; the later definition is used",
+                k.1, k.2, k.3
+            );
         }
         seen.insert(k, out.len());
         out.push(Some((at, d.value)));

@@ -14,7 +14,10 @@ use crate::plan::context;
 
 /// Values the API allows for ranked attributes; a rank list should place each one.
 const RANKED_ENUMS: &[(&str, &[&str])] = &[
-    ("precision", &["fp4", "int4", "fp8", "int8", "fp16", "bf16", "fp32"]),
+    (
+        "precision",
+        &["fp4", "int4", "fp8", "int8", "fp16", "bf16", "fp32"],
+    ),
     ("metric", &["latency", "throughput"]),
     ("profile_type", &["optimized", "preview", "unoptimized"]),
 ];
@@ -39,12 +42,19 @@ impl Report {
 pub fn lint(dir: Option<&Path>) -> Result<Report, LoadError> {
     match RulePack::load(dir) {
         Ok(pack) => Ok(lint_pack(&pack)),
-        Err(LoadError::Invalid { sources, mut diagnostics, files }) => {
+        Err(LoadError::Invalid {
+            sources,
+            mut diagnostics,
+            files,
+        }) => {
             for f in &files {
                 tree_checks(f, &mut diagnostics);
             }
             sort(&mut diagnostics);
-            Ok(Report { sources, diagnostics })
+            Ok(Report {
+                sources,
+                diagnostics,
+            })
         }
         Err(e) => Err(e),
     }
@@ -59,7 +69,10 @@ pub fn lint_pack(pack: &RulePack) -> Report {
     }
     diags.extend(crate::plan::sample::check_outputs(pack));
     sort(&mut diags);
-    Report { sources: pack.sources.clone(), diagnostics: diags }
+    Report {
+        sources: pack.sources.clone(),
+        diagnostics: diags,
+    }
 }
 
 fn sort(diags: &mut Vec<Diagnostic>) {
@@ -74,9 +87,14 @@ fn tree_checks(f: &RuleFile, diags: &mut Vec<Diagnostic>) {
 
 fn rank_coverage(f: &RuleFile, diags: &mut Vec<Diagnostic>) {
     for r in &f.ranks {
-        let Some((_, values)) = RANKED_ENUMS.iter().find(|(n, _)| *n == r.name.name) else { continue };
-        let missing: Vec<&str> =
-            values.iter().copied().filter(|v| !r.entries.iter().any(|e| e.name.eq_ignore_ascii_case(v))).collect();
+        let Some((_, values)) = RANKED_ENUMS.iter().find(|(n, _)| *n == r.name.name) else {
+            continue;
+        };
+        let missing: Vec<&str> = values
+            .iter()
+            .copied()
+            .filter(|v| !r.entries.iter().any(|e| e.name.eq_ignore_ascii_case(v)))
+            .collect();
         if !missing.is_empty() {
             diags.push(
                 Diagnostic::new(
@@ -91,7 +109,9 @@ fn rank_coverage(f: &RuleFile, diags: &mut Vec<Diagnostic>) {
 }
 
 fn literal(e: &Option<ExprText>) -> Option<&str> {
-    e.as_ref().map(|x| x.text.trim()).filter(|t| *t == "true" || *t == "false")
+    e.as_ref()
+        .map(|x| x.text.trim())
+        .filter(|t| *t == "true" || *t == "false")
 }
 
 fn stages(f: &RuleFile, diags: &mut Vec<Diagnostic>) {
@@ -103,8 +123,12 @@ fn stages(f: &RuleFile, diags: &mut Vec<Diagnostic>) {
             let name = &filter.name.name;
             if blocked {
                 diags.push(
-                    Diagnostic::new(Code::UnreachableStage, format!("stage `{name}` is unreachable"), filter.name.span)
-                        .with_hint("an earlier stage without `when` rejects every candidate"),
+                    Diagnostic::new(
+                        Code::UnreachableStage,
+                        format!("stage `{name}` is unreachable"),
+                        filter.name.span,
+                    )
+                    .with_hint("an earlier stage without `when` rejects every candidate"),
                 );
             } else if let Some((first, _)) = seen.iter().find(|(_, k)| *k == keep) {
                 diags.push(
@@ -117,8 +141,12 @@ fn stages(f: &RuleFile, diags: &mut Vec<Diagnostic>) {
                 );
             } else if literal(&filter.keep) == Some("true") {
                 diags.push(
-                    Diagnostic::new(Code::UnreachableStage, format!("stage `{name}` keeps every candidate"), filter.name.span)
-                        .with_hint("a stage whose `keep` is `true` never rejects; remove it"),
+                    Diagnostic::new(
+                        Code::UnreachableStage,
+                        format!("stage `{name}` keeps every candidate"),
+                        filter.name.span,
+                    )
+                    .with_hint("a stage whose `keep` is `true` never rejects; remove it"),
                 );
             } else if literal(&filter.keep) == Some("false") && filter.when.is_none() {
                 blocked = true;
@@ -133,7 +161,11 @@ fn stages(f: &RuleFile, diags: &mut Vec<Diagnostic>) {
 /// Every expression of a file with the kind, subject and `let` names it sees.
 fn expressions(f: &RuleFile) -> Vec<(&ExprText, String, Option<&'static str>, Vec<String>)> {
     let mut out = vec![];
-    let kind = |p: &Option<super::ast::Name>| p.as_ref().map(|n| n.name.clone()).unwrap_or_else(|| "AIMService".into());
+    let kind = |p: &Option<super::ast::Name>| {
+        p.as_ref()
+            .map(|n| n.name.clone())
+            .unwrap_or_else(|| "AIMService".into())
+    };
     for s in &f.selects {
         let mut lets = vec![];
         for (n, e) in &s.lets {
@@ -183,13 +215,21 @@ fn expressions(f: &RuleFile) -> Vec<(&ExprText, String, Option<&'static str>, Ve
 /// E003: field paths into AIM objects must exist in the CRD schema.
 fn field_checks(pack: &RulePack, f: &RuleFile, diags: &mut Vec<Diagnostic>) {
     for (e, kind, subject, lets) in expressions(f) {
-        let names = Names { subject, lets: &lets, roots: context::roots(&kind) };
-        let Ok(compiled) = expr::compile(&e.text, &names, &pack.scripts) else { continue };
+        let names = Names {
+            subject,
+            lets: &lets,
+            roots: context::roots(&kind),
+        };
+        let Ok(compiled) = expr::compile(&e.text, &names, &pack.scripts) else {
+            continue;
+        };
         let mut paths = vec![];
         collect_paths(&compiled, &mut paths);
         for (root, fields) in paths {
             let schema_root = match &root {
-                Root::Subject if subject == Some("candidate") => context::schema_of(&kind, "candidate"),
+                Root::Subject if subject == Some("candidate") => {
+                    context::schema_of(&kind, "candidate")
+                }
                 Root::Name(r) => context::schema_of(&kind, r),
                 _ => None,
             };
@@ -197,11 +237,26 @@ fn field_checks(pack: &RulePack, f: &RuleFile, diags: &mut Vec<Diagnostic>) {
             if let Some((i, parent)) = unknown_field(schema, &fields) {
                 let field = &fields[i];
                 let offset = find_field(&e.text, &fields[..=i]).unwrap_or(0);
-                let span = Span { file: e.span.file, start: e.span.start + offset, end: e.span.start + offset + field.len() };
+                let span = Span {
+                    file: e.span.file,
+                    start: e.span.start + offset,
+                    end: e.span.start + offset + field.len(),
+                };
                 let known = known_fields(parent);
                 diags.push(
-                    Diagnostic::new(Code::UnknownField, format!("unknown field `{field}` in `{}`", display(&root, subject, &fields[..=i])), span)
-                        .with_hint(if known.is_empty() { "this object has no fields".into() } else { format!("fields here: {}", known.join(", ")) }),
+                    Diagnostic::new(
+                        Code::UnknownField,
+                        format!(
+                            "unknown field `{field}` in `{}`",
+                            display(&root, subject, &fields[..=i])
+                        ),
+                        span,
+                    )
+                    .with_hint(if known.is_empty() {
+                        "this object has no fields".into()
+                    } else {
+                        format!("fields here: {}", known.join(", "))
+                    }),
                 );
             }
         }
@@ -218,7 +273,10 @@ fn display(root: &Root, subject: Option<&str>, fields: &[String]) -> String {
         Root::Subject => subject.unwrap_or("candidate").to_string(),
         Root::Name(n) => n.clone(),
     };
-    std::iter::once(r).chain(fields.iter().cloned()).collect::<Vec<_>>().join(".")
+    std::iter::once(r)
+        .chain(fields.iter().cloned())
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// Field chains that start at a root or the subject (`service.spec.model.name`).
@@ -244,9 +302,12 @@ fn collect_paths(e: &Expr, out: &mut Vec<(Root, Vec<String>)>) {
             }
         }
         Expr::Index(inner, _) | Expr::Not(inner) => collect_paths(inner, out),
-        Expr::And(v) | Expr::Or(v) | Expr::Add(v) | Expr::Array(v) | Expr::Native(_, _, v) | Expr::Script(_, v) => {
-            v.iter().for_each(|x| collect_paths(x, out))
-        }
+        Expr::And(v)
+        | Expr::Or(v)
+        | Expr::Add(v)
+        | Expr::Array(v)
+        | Expr::Native(_, _, v)
+        | Expr::Script(_, v) => v.iter().for_each(|x| collect_paths(x, out)),
         Expr::Cmp(_, a, b) => {
             collect_paths(a, out);
             collect_paths(b, out);
@@ -259,11 +320,16 @@ fn collect_paths(e: &Expr, out: &mut Vec<(Root, Vec<String>)>) {
 fn unknown_field<'a>(schema: &'a Value, path: &[String]) -> Option<(usize, &'a Value)> {
     let mut s = schema;
     // CRD schemas leave out the object envelope; metadata is free-form here
-    if path.first().is_some_and(|f| matches!(f.as_str(), "apiVersion" | "kind" | "metadata")) {
+    if path
+        .first()
+        .is_some_and(|f| matches!(f.as_str(), "apiVersion" | "kind" | "metadata"))
+    {
         return None;
     }
     for (i, field) in path.iter().enumerate() {
-        if s.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true)) || s.get("additionalProperties").is_some() {
+        if s.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true))
+            || s.get("additionalProperties").is_some()
+        {
             return None;
         }
         let props = s.get("properties")?.as_object()?;
@@ -276,7 +342,11 @@ fn unknown_field<'a>(schema: &'a Value, path: &[String]) -> Option<(usize, &'a V
 }
 
 fn known_fields(schema: &Value) -> Vec<String> {
-    schema.get("properties").and_then(Value::as_object).map(|p| p.keys().cloned().collect()).unwrap_or_default()
+    schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
 /// Byte offset of the last field of `fields` as written (`.a.b` → offset of `b`).

@@ -61,6 +61,10 @@ const HELPERS: &[(&str, usize, usize, NativeFn)] = &[
     ("jsonpath", 2, 2, |a| {
         crate::jsonpath::query_one(&a[0], &text(&a[1])).unwrap_or(Value::Null)
     }),
+    ("derived_name", 3, 3, |a| derived_name(&a[0], &a[1], &a[2])),
+    ("to_yaml", 1, 1, |a| {
+        Value::String(serde_yaml::to_string(&*a[0]).unwrap_or_default())
+    }),
     ("sort_by", 2, 2, |a| {
         let key = text(&a[1]);
         match &*a[0] {
@@ -76,6 +80,37 @@ const HELPERS: &[(&str, usize, usize, NativeFn)] = &[
         }
     }),
 ];
+
+/// The derived-name formula of outputs.md §1.2 (maximum 63 characters): name parts,
+/// hash inputs (strings, integers, `()`), hash length. `()` when the inputs are invalid.
+fn derived_name(parts: &Value, inputs: &Value, len: &Value) -> Value {
+    use crate::naming::HashInput;
+    let parts: Vec<String> = parts
+        .as_array()
+        .map(|p| p.iter().map(text).collect())
+        .unwrap_or_default();
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    let inputs: Vec<HashInput> = inputs
+        .as_array()
+        .map(|i| {
+            i.iter()
+                .map(|v| match v {
+                    Value::Number(n) => n
+                        .as_i64()
+                        .map(HashInput::Int)
+                        .unwrap_or(HashInput::Str(n.to_string())),
+                    Value::Null => HashInput::Null,
+                    other => HashInput::Str(text(other)),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let len = len.as_u64().unwrap_or(8) as usize;
+    let hashed = (!inputs.is_empty()).then_some(inputs.as_slice());
+    crate::naming::derived_name(&parts, hashed, len, crate::naming::MAX_NAME_LEN)
+        .map(Value::String)
+        .unwrap_or(Value::Null)
+}
 
 /// Looks up a helper by name.
 pub fn lookup(name: &str) -> Option<(&'static str, NativeFn)> {

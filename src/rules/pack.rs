@@ -224,7 +224,10 @@ impl RulePack {
 
     /// Where an output is declared (for diagnostics).
     pub fn output_span(&self, name: &str, parent: &str) -> Option<Span> {
-        self.outputs.iter().find(|o| o.name == name && o.parent == parent).map(|o| o.span)
+        self.outputs
+            .iter()
+            .find(|o| o.name == name && o.parent == parent)
+            .map(|o| o.span)
     }
 
     /// Evaluates an output's condition and builder; `None` when its `when` is false.
