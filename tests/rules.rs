@@ -279,3 +279,25 @@ fn the_default_pack_lints_clean_and_compiles() {
     assert!(p.selections.contains_key("template"));
     assert_eq!(p.ranks["gpu_tier"].entries[0], "MI355X");
 }
+
+/// Hot reload swaps the whole pack: a plan that started with the old pack finishes
+/// with it, the next one sees the new one.
+#[test]
+fn a_shared_pack_swaps_whole() {
+    use std::sync::Arc;
+    let old = pack(&[("r.rules", "rank tier = [a, b]\n")]);
+    let new = pack(&[("r.rules", "rank tier = [b, a]\n")]);
+    let shared = aimctl::rules::SharedPack::from_pointee(old);
+    let in_flight = shared.load_full();
+    shared.store(Arc::new(new));
+    assert_eq!(
+        in_flight.ranks["tier"].score("a"),
+        0,
+        "a reader keeps the pack it loaded"
+    );
+    assert_eq!(
+        shared.load().ranks["tier"].score("a"),
+        1,
+        "later readers get the new pack"
+    );
+}

@@ -57,9 +57,9 @@ pub fn plan(snap: &Snapshot, pack: &RulePack, svc: &Value, now: &str) -> Plan {
     let template_ready = res["template"]["found"] == true && res["template"]["status"] == "Ready";
 
     // status: components from the pack, then the shared framework
-    let t = Instant::now();
     let mut components = vec![];
     for c in pack.statuses.get("AIMService").into_iter().flatten() {
+        let started = Instant::now();
         let include = match &c.when {
             Some(w) => pack.eval(w, &ctx).map(|v| v == Value::Bool(true)),
             None => Ok(true),
@@ -87,8 +87,10 @@ pub fn plan(snap: &Snapshot, pack: &RulePack, svc: &Value, now: &str) -> Plan {
                 dependency: Dependency::Unspecified,
             }),
         }
+        trace
+            .steps
+            .push((format!("component {}", c.name), started.elapsed()));
     }
-    trace.steps.push(("status components".into(), t.elapsed()));
     let previous: Vec<Condition> = svc
         .pointer("/status/conditions")
         .and_then(|c| serde_json::from_value(c.clone()).ok())
