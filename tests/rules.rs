@@ -301,3 +301,32 @@ fn a_shared_pack_swaps_whole() {
         "later readers get the new pack"
     );
 }
+
+#[test]
+fn kubernetes_helpers_work_in_rules_and_scripts() {
+    let p = pack(&[
+        (
+            "h.rhai",
+            "fn names() { [dns1123(\"My_Name\"), label_value(\"A/B\"), derived_name([\"qwen-chat\"], [\"ml-team\"], 8), go_duration(\"90s\"), path_join(\"/a/\", \"b\"), normalize_path(\"x//Y/\")] }",
+        ),
+        (
+            "h.rules",
+            "output Helpers {\n  build #{apiVersion: \"v1\", kind: \"List\", metadata: #{name: normalize_gpu(\"Instinct-MI325X\")}, items: names(), q: quantity(\"64Gi\"), j: jsonpath(#{a: #{b: 1}}, \".a.b\")}\n}\n",
+        ),
+    ]);
+    let (obj, _) = p.build_output(&p.outputs[0], &json!({})).unwrap().unwrap();
+    assert_eq!(obj["metadata"]["name"], "MI325X");
+    assert_eq!(
+        obj["items"],
+        json!([
+            "my-name",
+            "a_b",
+            "qwen-chat-a04542d9",
+            "1m30s",
+            "/a/b",
+            "/x/y"
+        ])
+    );
+    assert_eq!(obj["q"], json!(64.0 * 1024.0 * 1024.0 * 1024.0));
+    assert_eq!(obj["j"], json!(1));
+}

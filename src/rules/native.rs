@@ -61,6 +61,19 @@ const HELPERS: &[(&str, usize, usize, NativeFn)] = &[
     ("jsonpath", 2, 2, |a| {
         crate::jsonpath::query_one(&a[0], &text(&a[1])).unwrap_or(Value::Null)
     }),
+    ("normalize_path", 1, 1, |a| {
+        crate::plan::routing::normalise(&text(&a[0]))
+            .map(Value::String)
+            .unwrap_or(Value::Null)
+    }),
+    ("path_join", 2, 8, |a| {
+        let parts: Vec<String> = a
+            .iter()
+            .map(|p| text(p).trim_matches('/').to_string())
+            .filter(|p| !p.is_empty())
+            .collect();
+        Value::String(format!("/{}", parts.join("/")))
+    }),
     ("derived_name", 3, 3, |a| derived_name(&a[0], &a[1], &a[2])),
     ("to_yaml", 1, 1, |a| {
         Value::String(serde_yaml::to_string(&*a[0]).unwrap_or_default())
