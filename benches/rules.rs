@@ -1,25 +1,149 @@
-//! Rule-engine costs: compiling the default pack, template selection over many
-//! candidates, and one full service plan. `cargo bench --bench rules`.
+//! Rule-engine and planner costs (`cargo bench --bench rules`):
+//! - compile: loading and compiling the default pack;
+//! - select: the default pack's template selection over 10/100/1000 candidates, next to
+//!   a hand-written Rust implementation of the same stages and scoring (the baseline);
+//! - plan: the full plan of one service with 50 templates;
+//! - resync: re-planning 1,000 and 10,000 services × 20 templates (a rule-pack reload).
+
+use std::collections::{BTreeSet, HashMap};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
 
+use aimctl::gpu::normalize_gpu_name;
 use aimctl::rules::RulePack;
 use aimctl::snapshot::Snapshot;
 
-fn template(i: usize) -> Value {
+fn template(i: usize, namespace: &str) -> Value {
     let gpus = ["MI300X", "MI325X", "MI355X", "MI250X"];
     let precisions = ["fp8", "fp16", "bf16", "int8"];
     let metrics = ["latency", "throughput"];
     json!({
         "apiVersion": "aim.eai.amd.com/v1alpha1",
         "kind": if i.is_multiple_of(3) { "AIMServiceTemplate" } else { "AIMClusterServiceTemplate" },
-        "metadata": {"name": format!("t-{i}"), "namespace": "team"},
+        "metadata": {"name": format!("t-{i}"), "namespace": namespace, "uid": format!("uid-t-{i}")},
         "spec": {"modelName": "m", "hardware": {"gpu": {"requests": 1 + i % 4, "model": gpus[i % 4]}}},
         "status": {"status": if i.is_multiple_of(7) { "Pending" } else { "Ready" },
                    "profile": {"metadata": {"gpu": gpus[i % 4], "metric": metrics[i % 2],
                                "precision": precisions[(i / 2) % 4], "type": if i.is_multiple_of(5) { "preview" } else { "optimized" }}}}
     })
+}
+
+/// The same stages and scoring as rules/selection.rules, written in Rust.
+struct Baseline {
+    profile_type: HashMap<&'static str, u32>,
+    gpu_tier: HashMap<&'static str, u32>,
+    metric: HashMap<&'static str, u32>,
+    precision: HashMap<&'static str, u32>,
+}
+
+impl Baseline {
+    fn new() -> Self {
+        let table =
+            |l: &[&'static str]| l.iter().enumerate().map(|(i, s)| (*s, i as u32)).collect();
+        Baseline {
+            profile_type: table(&["optimized", "preview", "unoptimized"]),
+            gpu_tier: table(&["MI355X", "MI350X", "MI325X", "MI300X", "MI250X", "MI210"]),
+            metric: table(&["latency", "throughput"]),
+            precision: table(&["fp4", "int4", "fp8", "int8", "fp16", "bf16", "fp32"]),
+        }
+    }
+
+    fn select(
+        &self,
+        gpus: &BTreeSet<String>,
+        allow_unoptimized: bool,
+        candidates: &[&Value],
+    ) -> (Option<usize>, Vec<Option<String>>) {
+        let s = |v: &Value, p: &str| {
+            v.pointer(p)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        let rank = |t: &HashMap<&'static str, u32>, v: &str| {
+            t.get(v)
+                .copied()
+                .or_else(|| t.get(v.to_lowercase().as_str()).copied())
+                .unwrap_or(t.len() as u32 + 1000)
+        };
+        let mut rejected: Vec<Option<String>> = vec![None; candidates.len()];
+        let mut alive = vec![];
+        for (i, c) in candidates.iter().enumerate() {
+            let status = s(c, "/status/status");
+            let profile_type = s(c, "/status/profile/metadata/type");
+            let spec_gpu = s(c, "/spec/hardware/gpu/model").trim().to_string();
+            let gpu = if spec_gpu.is_empty() {
+                s(c, "/status/profile/metadata/gpu").trim().to_string()
+            } else {
+                spec_gpu
+            };
+            if status != "Ready" {
+                let r = match status.as_str() {
+                    "Pending" | "Progressing" | "NotAvailable" | "Degraded" | "Failed" => {
+                        status.clone()
+                    }
+                    _ => "NotReady".into(),
+                };
+                rejected[i] = Some(format!("Template{r}"));
+            } else if profile_type != "optimized" && !allow_unoptimized {
+                rejected[i] = Some("UnoptimizedTemplateFiltered".into());
+            } else if !gpu.is_empty() && !gpus.contains(&normalize_gpu_name(&gpu)) {
+                rejected[i] = Some("RequiredGPUNotInCluster".into());
+            } else {
+                alive.push(i);
+            }
+        }
+        if alive
+            .iter()
+            .any(|&i| candidates[i]["kind"] == "AIMServiceTemplate")
+        {
+            alive.retain(|&i| candidates[i]["kind"] == "AIMServiceTemplate");
+        }
+        let mut scored: Vec<([u32; 4], usize)> = alive
+            .iter()
+            .map(|&i| {
+                let c = candidates[i];
+                let metric = {
+                    let m = s(c, "/status/profile/metadata/metric");
+                    if m.is_empty() {
+                        s(c, "/spec/metric")
+                    } else {
+                        m
+                    }
+                };
+                let precision = {
+                    let p = s(c, "/status/profile/metadata/precision");
+                    if p.is_empty() {
+                        s(c, "/spec/precision")
+                    } else {
+                        p
+                    }
+                };
+                let spec_gpu = s(c, "/spec/hardware/gpu/model").trim().to_string();
+                let gpu = if spec_gpu.is_empty() {
+                    s(c, "/status/profile/metadata/gpu").trim().to_string()
+                } else {
+                    spec_gpu
+                };
+                let key = [
+                    rank(&self.profile_type, &s(c, "/status/profile/metadata/type")),
+                    rank(&self.gpu_tier, &gpu.to_uppercase()),
+                    rank(&self.metric, &metric),
+                    rank(&self.precision, &precision),
+                ];
+                (key, i)
+            })
+            .collect();
+        scored.sort_by(|a, b| a.0.cmp(&b.0));
+        let chosen = match scored.as_slice() {
+            [] => None,
+            [one] => Some(one.1),
+            [a, b, ..] if a.0 == b.0 => None,
+            [a, ..] => Some(a.1),
+        };
+        (chosen, rejected)
+    }
 }
 
 fn benches(c: &mut Criterion) {
@@ -30,27 +154,60 @@ fn benches(c: &mut Criterion) {
     let pack = RulePack::builtin().unwrap();
     let sel = &pack.selections["template"];
     let ctx = json!({"service": {"spec": {"model": {"name": "m"}}}, "cluster": {"gpus": ["MI300X", "MI325X"]}});
-    let mut group = c.benchmark_group("select template");
+    let gpus: BTreeSet<String> = ["MI300X".to_string(), "MI325X".to_string()].into();
+    let baseline = Baseline::new();
+    let mut group = c.benchmark_group("select");
     for n in [10, 100, 1000] {
-        let cands: Vec<Value> = (0..n).map(template).collect();
+        let cands: Vec<Value> = (0..n).map(|i| template(i, "team")).collect();
         let refs: Vec<&Value> = cands.iter().collect();
-        group.bench_with_input(BenchmarkId::from_parameter(n), &refs, |b, refs| {
+        // both implementations must agree before their speed is compared
+        let rules = sel.run(&pack.scripts, &ctx, &refs).unwrap();
+        let (native, _) = baseline.select(&gpus, false, &refs);
+        let rules_choice = match rules.decision {
+            aimctl::rules::select::Decision::Chosen(i) => Some(i),
+            _ => None,
+        };
+        assert_eq!(rules_choice, native, "rules and baseline disagree at {n}");
+        group.bench_with_input(BenchmarkId::new("rules", n), &refs, |b, refs| {
             b.iter(|| sel.run(&pack.scripts, &ctx, refs).unwrap())
+        });
+        group.bench_with_input(BenchmarkId::new("native", n), &refs, |b, refs| {
+            b.iter(|| baseline.select(&gpus, false, refs))
         });
     }
     group.finish();
 
-    let mut objects: Vec<Value> = (0..50).map(template).collect();
-    objects.push(json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n", "labels": {"amd.com/gpu.device-id": "74a1"}}}));
-    objects.push(json!({"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMModel",
-        "metadata": {"name": "m", "namespace": "team", "uid": "u-m"}, "spec": {"image": "x/m:1"}, "status": {"status": "Ready"}}));
-    let svc = json!({"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMService",
-        "metadata": {"name": "svc", "namespace": "team", "uid": "u-s"}, "spec": {"model": {"name": "m"}, "replicas": 1}});
-    objects.push(svc.clone());
-    let snap = Snapshot::new(objects);
+    let snap = Snapshot::new(state(1, 50));
+    let svc = snap.list("AIMService").next().unwrap().clone();
     c.bench_function("plan one service (50 templates)", |b| {
         b.iter(|| aimctl::plan::service::plan(&snap, &pack, &svc, "2026-01-01T00:00:00Z"))
     });
+
+    let mut group = c.benchmark_group("resync");
+    group.sample_size(10);
+    for n in [1_000, 10_000] {
+        let snap = Snapshot::new(state(n, 20));
+        group.bench_with_input(
+            BenchmarkId::new("services x 20 templates", n),
+            &snap,
+            |b, snap| b.iter(|| aimctl::plan::round(snap, &pack, "2026-01-01T00:00:00Z", None)),
+        );
+    }
+    group.finish();
+}
+
+/// `services` services of one model in one namespace, `templates` templates, GPU nodes.
+fn state(services: usize, templates: usize) -> Vec<Value> {
+    let mut objects: Vec<Value> = (0..templates).map(|i| template(i, "team")).collect();
+    objects.push(json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n", "labels": {"amd.com/gpu.device-id": "74a1"}}}));
+    objects.push(json!({"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMModel",
+        "metadata": {"name": "m", "namespace": "team", "uid": "u-m"}, "spec": {"image": "x/m:1"}, "status": {"status": "Ready"}}));
+    for i in 0..services {
+        objects.push(json!({"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMService",
+            "metadata": {"name": format!("svc-{i}"), "namespace": "team", "uid": format!("u-s-{i}")},
+            "spec": {"model": {"name": "m"}, "replicas": 1}}));
+    }
+    objects
 }
 
 criterion_group!(rules, benches);

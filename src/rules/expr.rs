@@ -369,8 +369,8 @@ impl Expr {
                 let vals = args
                     .iter()
                     .map(|a| a.eval(scope, scripts))
-                    .collect::<Result<Vec<_>, _>>()?;
-                Cow::Owned(f(&vals))
+                    .collect::<Result<smallvec::SmallVec<[_; 4]>, _>>()?;
+                f.apply(vals)
             }
             Expr::Script(name, args) => {
                 let vals = args

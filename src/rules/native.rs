@@ -6,92 +6,176 @@ use std::borrow::Cow;
 use rhai::{Dynamic, Engine};
 use serde_json::Value;
 
-pub type NativeFn = fn(&[Cow<Value>]) -> Value;
+/// A helper: most compute a new value; a few choose one of their arguments, which is
+/// then passed on without a copy (`first_set`, `default`, `pick`).
+#[derive(Clone, Copy)]
+pub enum NativeFn {
+    Compute(fn(&[Cow<Value>]) -> Value),
+    Choose(fn(&[Cow<Value>]) -> Option<usize>),
+}
+
+use NativeFn::{Choose, Compute};
 
 /// Every helper: name, minimum and maximum arity, implementation.
 const HELPERS: &[(&str, usize, usize, NativeFn)] = &[
-    ("lower", 1, 1, |a| Value::String(text(&a[0]).to_lowercase())),
-    ("upper", 1, 1, |a| Value::String(text(&a[0]).to_uppercase())),
-    ("trim", 1, 1, |a| {
-        Value::String(text(&a[0]).trim().to_string())
-    }),
-    ("first_set", 1, 8, |a| {
-        a.iter()
-            .find(|v| is_set(v))
-            .map(|v| v.clone().into_owned())
-            .unwrap_or(Value::Null)
-    }),
-    ("is_set", 1, 1, |a| Value::Bool(is_set(&a[0]))),
-    ("default", 2, 2, |a| {
-        if is_set(&a[0]) {
-            a[0].clone().into_owned()
-        } else {
-            a[1].clone().into_owned()
-        }
-    }),
-    ("len", 1, 1, |a| {
-        Value::from(match &*a[0] {
-            Value::Array(v) => v.len(),
-            Value::Object(m) => m.len(),
-            Value::String(s) => s.chars().count(),
-            _ => 0,
-        })
-    }),
-    ("normalize_gpu", 1, 1, |a| {
-        Value::String(crate::gpu::normalize_gpu_name(&text(&a[0])))
-    }),
-    ("dns1123", 1, 1, |a| {
-        Value::String(crate::naming::dns1123(&text(&a[0])))
-    }),
-    ("label_value", 1, 1, |a| {
-        crate::naming::label_value(&text(&a[0]))
-            .map(Value::String)
-            .unwrap_or(Value::Null)
-    }),
-    ("go_duration", 1, 1, |a| {
-        crate::quantity::go_duration(&text(&a[0]))
-            .map(Value::String)
-            .unwrap_or(Value::Null)
-    }),
-    ("quantity", 1, 1, |a| {
-        crate::quantity::parse_quantity(&text(&a[0]))
-            .map(Value::from)
-            .unwrap_or(Value::Null)
-    }),
-    ("jsonpath", 2, 2, |a| {
-        crate::jsonpath::query_one(&a[0], &text(&a[1])).unwrap_or(Value::Null)
-    }),
-    ("normalize_path", 1, 1, |a| {
-        crate::plan::routing::normalise(&text(&a[0]))
-            .map(Value::String)
-            .unwrap_or(Value::Null)
-    }),
-    ("path_join", 2, 8, |a| {
-        let parts: Vec<String> = a
-            .iter()
-            .map(|p| text(p).trim_matches('/').to_string())
-            .filter(|p| !p.is_empty())
-            .collect();
-        Value::String(format!("/{}", parts.join("/")))
-    }),
-    ("derived_name", 3, 3, |a| derived_name(&a[0], &a[1], &a[2])),
-    ("to_yaml", 1, 1, |a| {
-        Value::String(serde_yaml::to_string(&*a[0]).unwrap_or_default())
-    }),
-    ("sort_by", 2, 2, |a| {
-        let key = text(&a[1]);
-        match &*a[0] {
-            Value::Array(items) => {
-                let mut items = items.clone();
-                items.sort_by(|x, y| {
-                    text(x.get(&key).unwrap_or(&Value::Null))
-                        .cmp(&text(y.get(&key).unwrap_or(&Value::Null)))
-                });
-                Value::Array(items)
+    (
+        "lower",
+        1,
+        1,
+        Compute(|a| Value::String(text(&a[0]).to_lowercase())),
+    ),
+    (
+        "upper",
+        1,
+        1,
+        Compute(|a| Value::String(text(&a[0]).to_uppercase())),
+    ),
+    (
+        "trim",
+        1,
+        1,
+        Compute(|a| Value::String(text(&a[0]).trim().to_string())),
+    ),
+    (
+        "first_set",
+        1,
+        8,
+        Choose(|a| a.iter().position(|v| is_set(v))),
+    ),
+    ("is_set", 1, 1, Compute(|a| Value::Bool(is_set(&a[0])))),
+    (
+        "default",
+        2,
+        2,
+        Choose(|a| Some(if is_set(&a[0]) { 0 } else { 1 })),
+    ),
+    // pick(value, [allowed...], fallback): the value when it is one of the allowed
+    (
+        "pick",
+        3,
+        3,
+        Choose(|a| {
+            let allowed = a[1]
+                .as_array()
+                .is_some_and(|l| l.iter().any(|x| super::expr::equal(x, &a[0])));
+            Some(if allowed { 0 } else { 2 })
+        }),
+    ),
+    (
+        "len",
+        1,
+        1,
+        Compute(|a| {
+            Value::from(match &*a[0] {
+                Value::Array(v) => v.len(),
+                Value::Object(m) => m.len(),
+                Value::String(s) => s.chars().count(),
+                _ => 0,
+            })
+        }),
+    ),
+    (
+        "normalize_gpu",
+        1,
+        1,
+        Compute(|a| Value::String(crate::gpu::normalize_gpu_name(&text(&a[0])))),
+    ),
+    (
+        "dns1123",
+        1,
+        1,
+        Compute(|a| Value::String(crate::naming::dns1123(&text(&a[0])))),
+    ),
+    (
+        "label_value",
+        1,
+        1,
+        Compute(|a| {
+            crate::naming::label_value(&text(&a[0]))
+                .map(Value::String)
+                .unwrap_or(Value::Null)
+        }),
+    ),
+    (
+        "go_duration",
+        1,
+        1,
+        Compute(|a| {
+            crate::quantity::go_duration(&text(&a[0]))
+                .map(Value::String)
+                .unwrap_or(Value::Null)
+        }),
+    ),
+    (
+        "quantity",
+        1,
+        1,
+        Compute(|a| {
+            crate::quantity::parse_quantity(&text(&a[0]))
+                .map(Value::from)
+                .unwrap_or(Value::Null)
+        }),
+    ),
+    (
+        "jsonpath",
+        2,
+        2,
+        Compute(|a| crate::jsonpath::query_one(&a[0], &text(&a[1])).unwrap_or(Value::Null)),
+    ),
+    (
+        "normalize_path",
+        1,
+        1,
+        Compute(|a| {
+            crate::plan::routing::normalise(&text(&a[0]))
+                .map(Value::String)
+                .unwrap_or(Value::Null)
+        }),
+    ),
+    (
+        "path_join",
+        2,
+        8,
+        Compute(|a| {
+            let parts: Vec<String> = a
+                .iter()
+                .map(|p| text(p).trim_matches('/').to_string())
+                .filter(|p| !p.is_empty())
+                .collect();
+            Value::String(format!("/{}", parts.join("/")))
+        }),
+    ),
+    (
+        "derived_name",
+        3,
+        3,
+        Compute(|a| derived_name(&a[0], &a[1], &a[2])),
+    ),
+    (
+        "to_yaml",
+        1,
+        1,
+        Compute(|a| Value::String(serde_yaml::to_string(&*a[0]).unwrap_or_default())),
+    ),
+    (
+        "sort_by",
+        2,
+        2,
+        Compute(|a| {
+            let key = text(&a[1]);
+            match &*a[0] {
+                Value::Array(items) => {
+                    let mut items = items.clone();
+                    items.sort_by(|x, y| {
+                        text(x.get(&key).unwrap_or(&Value::Null))
+                            .cmp(&text(y.get(&key).unwrap_or(&Value::Null)))
+                    });
+                    Value::Array(items)
+                }
+                other => other.clone(),
             }
-            other => other.clone(),
-        }
-    }),
+        }),
+    ),
 ];
 
 /// The derived-name formula of outputs.md §1.2 (maximum 63 characters): name parts,
@@ -163,19 +247,32 @@ pub fn text(v: &Value) -> String {
     }
 }
 
+impl NativeFn {
+    /// Applies the helper to evaluated arguments, moving a chosen argument out.
+    pub fn apply<'a>(self, mut args: smallvec::SmallVec<[Cow<'a, Value>; 4]>) -> Cow<'a, Value> {
+        match self {
+            Compute(f) => Cow::Owned(f(&args)),
+            Choose(f) => match f(&args) {
+                Some(i) if i < args.len() => args.swap_remove(i),
+                _ => Cow::Owned(Value::Null),
+            },
+        }
+    }
+}
+
 /// Registers every helper into the Rhai engine for each arity it accepts.
 pub fn register(engine: &mut Engine) {
     for &(name, min, max, f) in HELPERS {
         for arity in min..=max {
             let types: Vec<std::any::TypeId> = vec![std::any::TypeId::of::<Dynamic>(); arity];
             engine.register_raw_fn(name, types, move |_ctx, args| {
-                let vals: Vec<Cow<Value>> = args
+                let vals: smallvec::SmallVec<[Cow<Value>; 4]> = args
                     .iter()
                     .map(|d| {
                         Cow::Owned(rhai::serde::from_dynamic::<Value>(d).unwrap_or(Value::Null))
                     })
                     .collect();
-                Ok(super::script::to_dynamic(&f(&vals)))
+                Ok(super::script::to_dynamic(&f.apply(vals)))
             });
         }
     }

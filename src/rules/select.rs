@@ -189,7 +189,11 @@ impl Selection {
                     };
                     let mut vector = Vec::with_capacity(self.score.len());
                     for key in &self.score {
-                        vector.push(key.rank.score(&text(&*key.by.eval(&scope, scripts)?)));
+                        let v = key.by.eval(&scope, scripts)?;
+                        vector.push(match v.as_str() {
+                            Some(s) => key.rank.score(s),
+                            None => key.rank.score(&text(&v)),
+                        });
                     }
                     scored.push((vector, i));
                 }
