@@ -6,6 +6,7 @@
 pub mod api;
 pub mod cli;
 pub mod gpu;
+pub mod json_path;
 pub mod jsonpath;
 pub mod manifest;
 pub mod naming;

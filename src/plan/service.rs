@@ -16,9 +16,7 @@ use crate::status::{self, ClassifiedError, ComponentHealth, Condition, Dependenc
 
 const CONTROLLER: &str = "service";
 
-fn s<'a>(v: &'a Value, pointer: &str) -> &'a str {
-    v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
-}
+use crate::json_path::{at, str_at as s};
 
 fn err(class: &str, reason: &str, message: impl Into<String>) -> Value {
     json!({"class": class, "reason": reason, "message": message.into()})
@@ -91,11 +89,10 @@ pub fn plan(snap: &Snapshot, pack: &RulePack, svc: &Value, now: &str) -> Plan {
             .steps
             .push((format!("component {}", c.name), started.elapsed()));
     }
-    let previous: Vec<Condition> = svc
-        .pointer("/status/conditions")
+    let previous: Vec<Condition> = at(svc, "/status/conditions")
         .and_then(|c| serde_json::from_value(c.clone()).ok())
         .unwrap_or_default();
-    let generation = svc.pointer("/metadata/generation").and_then(Value::as_i64);
+    let generation = at(svc, "/metadata/generation").and_then(Value::as_i64);
     let outcome = status::derive_status(&previous, &components, now, generation);
 
     // outputs (service-reconcile.md §9): only when no error class blocks applying
@@ -289,7 +286,7 @@ pub fn context(
     let template_name = template_res["name"].as_str().unwrap_or("").to_string();
     let has_sources = template_obj
         .as_ref()
-        .and_then(|t| t.pointer("/status/modelSources"))
+        .and_then(|t| at(t, "/status/modelSources"))
         .is_some_and(is_set);
     let plan_cache = cache.is_none() && template_ready && has_sources;
     if !template_name.is_empty() {
@@ -300,7 +297,7 @@ pub fn context(
         });
     }
     let lost = existing_isvc.as_ref().is_some_and(|i| {
-        i.pointer("/spec/predictor/volumes")
+        at(i, "/spec/predictor/volumes")
             .and_then(Value::as_array)
             .is_some_and(|v| {
                 v.iter()
@@ -335,29 +332,26 @@ pub fn context(
     }
 
     // routing (outputs.md §9.2, §9.4)
-    let enabled = match spec.pointer("/routing/enabled") {
+    let enabled = match at(&spec, "/routing/enabled") {
         Some(Value::Bool(b)) => *b,
-        _ => rc
-            .pointer("/routing/enabled")
+        _ => at(&rc, "/routing/enabled")
             .and_then(Value::as_bool)
             .unwrap_or(false),
     };
-    let gateway = spec
-        .pointer("/routing/gatewayRef")
+    let gateway = at(&spec, "/routing/gatewayRef")
         .filter(|g| is_set(g))
-        .or_else(|| rc.pointer("/routing/gatewayRef").filter(|g| is_set(g)))
+        .or_else(|| at(&rc, "/routing/gatewayRef").filter(|g| is_set(g)))
         .cloned();
-    let path_template = match spec.pointer("/routing/pathTemplate") {
+    let path_template = match at(&spec, "/routing/pathTemplate") {
         Some(t) => text(t),
-        None => text(rc.pointer("/routing/pathTemplate").unwrap_or(&Value::Null)),
+        None => text(at(&rc, "/routing/pathTemplate").unwrap_or(&Value::Null)),
     };
     let (path, path_error) = match routing::render(&path_template, svc) {
         Ok(p) => (p, Value::Null),
         Err(e) => (routing::default_path(svc), json!(e)),
     };
-    let timeout = spec
-        .pointer("/routing/requestTimeout")
-        .or_else(|| rc.pointer("/routing/requestTimeout"))
+    let timeout = at(&spec, "/routing/requestTimeout")
+        .or_else(|| at(&rc, "/routing/requestTimeout"))
         .map(|t| crate::quantity::go_duration(&text(t)).unwrap_or_else(|| text(t)));
     let route = snap
         .get("HTTPRoute", &ns, &route_name)
@@ -402,7 +396,7 @@ fn migrate_storage(spec: Option<&Value>) -> Value {
     let mut spec = spec.cloned().unwrap_or_else(|| json!({}));
     for field in ["defaultStorageClassName", "pvcHeadroomPercent"] {
         if let Some(v) = spec.get(field).cloned()
-            && spec.pointer(&format!("/storage/{field}")).is_none()
+            && at(&spec, &format!("/storage/{field}")).is_none()
         {
             if !spec.get("storage").is_some_and(Value::is_object) {
                 spec["storage"] = json!({});
@@ -433,13 +427,13 @@ fn resolve_model(snap: &Snapshot, svc: &Value, ns: &str) -> (Value, Option<Value
         "Cluster" => snap.get("AIMClusterModel", "", name),
         _ => snap.get("AIMModel", ns, name),
     };
-    if let Some(r) = svc.pointer("/status/resolvedModel")
+    if let Some(r) = at(svc, "/status/resolvedModel")
         && let Some(m) = by_ref(s(r, "/scope"), s(r, "/name"))
         && s(m, "/status/status") == "Ready"
     {
         return (resolved(m), Some((**m).clone()));
     }
-    let spec_model = svc.pointer("/spec/model").cloned().unwrap_or(Value::Null);
+    let spec_model = at(svc, "/spec/model").cloned().unwrap_or(Value::Null);
     let name = s(&spec_model, "/name").trim();
     let image = s(&spec_model, "/image").trim();
     if !name.is_empty() {
@@ -516,7 +510,7 @@ fn resolve_model(snap: &Snapshot, svc: &Value, ns: &str) -> (Value, Option<Value
                 .unwrap_or_default()
         };
         let same = |m: &Value| {
-            let theirs = m.pointer("/spec/modelSources").and_then(Value::as_array);
+            let theirs = at(m, "/spec/modelSources").and_then(Value::as_array);
             let ours = sources.as_array();
             match (theirs, ours) {
                 (Some(a), Some(b)) if a.len() == b.len() => a.iter().zip(b).all(|(x, y)| {
@@ -560,7 +554,7 @@ fn resolve_template(
         *res = resolved(t);
         *obj = Some(t.clone());
     };
-    if let Some(r) = svc.pointer("/status/resolvedTemplate") {
+    if let Some(r) = at(svc, "/status/resolvedTemplate") {
         let t = match s(r, "/scope") {
             "Cluster" => snap.get("AIMClusterServiceTemplate", "", s(r, "/name")),
             _ => snap.get("AIMServiceTemplate", s(r, "/namespace"), s(r, "/name")),
@@ -572,7 +566,7 @@ fn resolve_template(
     }
     let explicit = s(svc, "/spec/template/name").trim();
     if !explicit.is_empty() {
-        let overrides = svc.pointer("/spec/overrides").filter(|o| is_set(o));
+        let overrides = at(svc, "/spec/overrides").filter(|o| is_set(o));
         let derived = overrides.and_then(|o| naming::derived_template_name(explicit, o));
         let lookup = derived.as_deref().unwrap_or(explicit);
         let found = snap
@@ -637,14 +631,14 @@ fn find_cache(snap: &Snapshot, svc: &Value, ns: &str, mode: &str, template: &str
     let usable = |c: &Value| {
         if mode == "Dedicated" {
             s(c, "/spec/mode") == "Dedicated"
-                && c.pointer("/metadata/ownerReferences")
+                && at(c, "/metadata/ownerReferences")
                     .and_then(Value::as_array)
                     .is_some_and(|o| o.iter().any(|r| r["uid"] == uid))
         } else {
             s(c, "/spec/mode") != "Dedicated"
         }
     };
-    if let Some(r) = svc.pointer("/status/cache/templateCacheRef")
+    if let Some(r) = at(svc, "/status/cache/templateCacheRef")
         && let Some(c) = snap.get("AIMTemplateCache", ns, s(r, "/name"))
         && s(c, "/status/status") == "Ready"
         && usable(c)
@@ -752,10 +746,10 @@ fn runtime_replicas(spec: &Value, hpa: &Value) -> Value {
     let int = |v: Option<&Value>| v.and_then(Value::as_i64);
     let (min, max, current, desired) = if hpa.is_object() {
         (
-            int(hpa.pointer("/spec/minReplicas")).unwrap_or(0),
-            int(hpa.pointer("/spec/maxReplicas")).unwrap_or(0),
-            int(hpa.pointer("/status/currentReplicas")).unwrap_or(0),
-            int(hpa.pointer("/status/desiredReplicas")).unwrap_or(0),
+            int(at(hpa, "/spec/minReplicas")).unwrap_or(0),
+            int(at(hpa, "/spec/maxReplicas")).unwrap_or(0),
+            int(at(hpa, "/status/currentReplicas")).unwrap_or(0),
+            int(at(hpa, "/status/desiredReplicas")).unwrap_or(0),
         )
     } else {
         let n = int(spec.get("minReplicas"))

@@ -101,7 +101,7 @@ impl Selection {
                 values.push(v);
             }
             verdicts.push(Verdict {
-                name: text(c.pointer("/metadata/name").unwrap_or(&Value::Null)),
+                name: text(crate::json_path::at(c, "/metadata/name").unwrap_or(&Value::Null)),
                 kind: text(c.get("kind").unwrap_or(&Value::Null)),
                 values: vec![],
                 rejected: None,
