@@ -165,14 +165,6 @@ impl Selection {
             }
             stages.push((name.clone(), alive.len()));
         }
-        for (i, v) in verdicts.iter_mut().enumerate() {
-            v.values = self
-                .lets
-                .iter()
-                .map(|(n, _)| n.clone())
-                .zip(lets[i].iter().cloned())
-                .collect();
-        }
         let decision = match alive.len() {
             0 => Decision::None,
             1 => {
@@ -219,6 +211,15 @@ impl Selection {
                 }
             }
         };
+        // the derived values move into the verdicts once scoring no longer needs them
+        for (v, values) in verdicts.iter_mut().zip(lets) {
+            v.values = self
+                .lets
+                .iter()
+                .map(|(n, _)| n.clone())
+                .zip(values)
+                .collect();
+        }
         let (reason, message) = match &decision {
             Decision::Chosen(_) => ("BestMatch".to_string(), String::new()),
             Decision::Tie(tied) => {
