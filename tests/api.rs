@@ -581,46 +581,8 @@ fn schema_defaults_and_bounds() {
 // Fixtures: typed and schema validation
 // ---------------------------------------------------------------------------------------
 
-/// The CRD schema as a JSON Schema validator input: `x-kubernetes-*` keys are ignored by
-/// JSON Schema anyway; objects with declared properties are closed (what the API server
-/// would prune, this test rejects).
-fn as_json_schema(schema: &Value, root: bool) -> Value {
-    let Some(object) = schema.as_object() else {
-        return schema.clone();
-    };
-    let mut out = serde_json::Map::new();
-    for (key, value) in object {
-        let converted = match key.as_str() {
-            "properties" => Value::Object(
-                value
-                    .as_object()
-                    .map(|props| {
-                        props
-                            .iter()
-                            .map(|(k, v)| (k.clone(), as_json_schema(v, false)))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            ),
-            "items" | "additionalProperties" => as_json_schema(value, false),
-            _ => value.clone(),
-        };
-        out.insert(key.clone(), converted);
-    }
-    let preserve = object.get("x-kubernetes-preserve-unknown-fields") == Some(&json!(true));
-    if !root && !preserve && object.contains_key("properties") {
-        out.insert("additionalProperties".into(), json!(false));
-    }
-    Value::Object(out)
-}
-
 fn schema_errors(kind: AimKind, value: &Value) -> Vec<String> {
-    let schema = as_json_schema(&kind.schema(), true);
-    let validator = jsonschema::validator_for(&schema).expect("CRD schema compiles as JSON Schema");
-    validator
-        .iter_errors(value)
-        .map(|e| format!("{}: {e}", e.instance_path()))
-        .collect()
+    aimctl::api::validation::violations(kind, value)
 }
 
 /// Deserialises a document into its type and serialises it back: the result must be the

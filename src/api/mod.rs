@@ -12,6 +12,7 @@ pub mod runtime_config;
 pub mod service;
 pub mod template;
 pub mod template_cache;
+pub mod validation;
 
 pub use artifact::{AIMArtifact, AIMArtifactSpec, AIMArtifactStatus};
 pub use common::*;

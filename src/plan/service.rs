@@ -93,7 +93,32 @@ pub fn plan(snap: &Snapshot, pack: &RulePack, svc: &Value, now: &str) -> Plan {
         .and_then(|c| serde_json::from_value(c.clone()).ok())
         .unwrap_or_default();
     let generation = at(svc, "/metadata/generation").and_then(Value::as_i64);
-    let outcome = status::derive_status(&previous, &components, now, generation);
+    // values the API server would have rejected (a state that never went through one)
+    let violations = crate::api::validation::violations(crate::api::AimKind::Service, svc);
+    if !violations.is_empty() {
+        let message = format!("spec rejected by the CRD schema: {}", violations.join("; "));
+        trace.notes.push(message.clone());
+        components.push(ComponentHealth {
+            component: String::new(),
+            state: None,
+            reason: "InvalidSpec".into(),
+            message: message.clone(),
+            errors: vec![ClassifiedError {
+                class: ErrorClass::InvalidSpec,
+                reason: "InvalidSpec".into(),
+                message,
+            }],
+            dependency: Dependency::Unspecified,
+        });
+    }
+    let mut outcome = status::derive_status(&previous, &components, now, generation);
+    if let Some(c) = components.iter().find(|c| c.component.is_empty()) {
+        outcome.events.push(status::EventRecord {
+            type_: status::EventType::Warning,
+            reason: "InvalidSpec".into(),
+            message: c.message.clone(),
+        });
+    }
 
     // outputs (service-reconcile.md §9): only when no error class blocks applying
     let mut objects = vec![];
