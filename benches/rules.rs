@@ -135,7 +135,7 @@ impl Baseline {
                 (key, i)
             })
             .collect();
-        scored.sort_by(|a, b| a.0.cmp(&b.0));
+        scored.sort_by_key(|a| a.0);
         let chosen = match scored.as_slice() {
             [] => None,
             [one] => Some(one.1),

@@ -10,6 +10,7 @@ pub mod json_path;
 pub mod jsonpath;
 pub mod manifest;
 pub mod naming;
+pub mod operator;
 pub mod plan;
 pub mod quantity;
 pub mod rules;

@@ -300,6 +300,8 @@ fn cluster_role_grants_what_the_operator_needs() {
         needed.push(("", resource.into(), READ));
     }
     needed.push(("", "pods/log".into(), &["get"]));
+    // the planner reads Events of InferenceServices and their pods (conditions)
+    needed.push(("", "events".into(), READ));
     needed.push(("", "events".into(), &["create", "patch"]));
     needed.push(("events.k8s.io", "events".into(), &["create", "patch"]));
 

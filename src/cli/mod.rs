@@ -33,6 +33,25 @@ pub enum Command {
         /// Watch only this namespace (repeatable; default: all namespaces).
         #[arg(long)]
         namespace: Vec<String>,
+        /// Also take the rule pack from this ConfigMap (NAMESPACE/NAME), watched
+        /// through the API; it wins over --rules at startup, then the latest change
+        /// from either is offered.
+        #[arg(long, value_name = "NAMESPACE/NAME")]
+        rules_configmap: Option<String>,
+        /// Address of /healthz, /readyz and /metrics.
+        #[arg(long, default_value = "0.0.0.0:8080")]
+        metrics_addr: std::net::SocketAddr,
+        /// Namespace of the leader-election Lease (default: $POD_NAMESPACE; without
+        /// either, no election: run one replica).
+        #[arg(long)]
+        leader_election_namespace: Option<String>,
+        /// Seconds a leader's Lease lasts without renewal (the takeover time when a
+        /// leader dies without releasing it).
+        #[arg(long, default_value_t = 15)]
+        lease_duration: u64,
+        /// Log format.
+        #[arg(long, value_enum, default_value = "text")]
+        log_format: crate::operator::LogFormat,
     },
     /// Plan one reconcile round for every object in a cluster state read from YAML files
     /// and print what the operator would write.
@@ -126,11 +145,22 @@ pub fn run(cli: Cli) -> ExitCode {
             deny_warnings,
         } => lint::run(rules.as_deref(), format, deny_warnings),
         Command::Test { rules, cases } => test::run(rules.as_deref(), &cases),
-        Command::Operator { .. } => {
-            eprintln!(
-                "aimctl operator: not yet available in this build (the operator issue adds it)"
-            );
-            ExitCode::from(2)
-        }
+        Command::Operator {
+            rules,
+            namespace,
+            rules_configmap,
+            metrics_addr,
+            leader_election_namespace,
+            lease_duration,
+            log_format,
+        } => crate::operator::run(crate::operator::Options {
+            rules,
+            rules_configmap,
+            namespaces: namespace,
+            metrics_addr,
+            leader_election_namespace,
+            lease_duration_seconds: lease_duration,
+            log_format,
+        }),
     }
 }

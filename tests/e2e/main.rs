@@ -2,4 +2,5 @@
 //! (started per test, see [`harness`]) or the cluster of `AIMCTL_E2E_KUBECONFIG`.
 
 mod harness;
+mod operator;
 mod seeds;

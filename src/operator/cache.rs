@@ -1,0 +1,434 @@
+//! The operator's view of the cluster. One watcher per watched kind (per namespace
+//! when `--namespace` limits them) is folded into per-kind stores; after each batch of
+//! changes (debounced) one shared [`Snapshot`] is rebuilt and published, and only then
+//! is the batch announced to the controllers. Publishing before triggering means a
+//! reconcile never plans from a view older than the change that woke it, and the
+//! O(cluster) rebuild happens once per batch, not once per reconcile.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use futures::StreamExt;
+use futures::stream::{BoxStream, SelectAll};
+use kube::Client;
+use kube::api::{Api, DynamicObject};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::reflector::Store;
+use kube::runtime::reflector::store::Writer;
+use kube::runtime::watcher::{self, Event};
+use serde_json::Value;
+use tokio::sync::{broadcast, watch};
+use tracing::{debug, info, warn};
+
+use super::kinds::{Watched, watched};
+use super::metrics::Metrics;
+use crate::snapshot::Snapshot;
+
+/// How long a batch waits for a quiet moment before the snapshot is rebuilt.
+const DEBOUNCE: Duration = Duration::from_millis(30);
+/// Upper bound of one batch, so that a steady stream of changes still publishes.
+const MAX_BATCH: Duration = Duration::from_millis(250);
+/// A batch of nothing but Events (the busiest and least urgent kind: observations
+/// for conditions) waits longer, so that event churn costs at most one rebuild a
+/// second; any other change in the batch brings it back to [`MAX_BATCH`].
+const EVENTS_BATCH: Duration = Duration::from_secs(1);
+
+/// (namespace, name); the namespace is empty for cluster-scoped objects.
+pub type Key = (String, String);
+
+/// One object that changed in a batch: its previous and its new version.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub kind: &'static str,
+    pub old: Option<Arc<Value>>,
+    pub new: Option<Arc<Value>>,
+}
+
+impl Change {
+    /// The versions of the object this change knows, newest first.
+    pub fn versions(&self) -> impl Iterator<Item = &Value> {
+        self.new.iter().chain(self.old.iter()).map(|v| &**v)
+    }
+}
+
+/// A published batch: the snapshots before and after, and what changed in between.
+#[derive(Clone)]
+pub struct Batch {
+    pub before: Arc<Snapshot>,
+    pub after: Arc<Snapshot>,
+    pub changes: Arc<Vec<Change>>,
+}
+
+/// The shared, read-only side of the cache.
+pub struct Cache {
+    snapshot: ArcSwap<Snapshot>,
+    synced: watch::Receiver<bool>,
+    readers: HashMap<&'static str, Store<DynamicObject>>,
+    batches: broadcast::Sender<Batch>,
+}
+
+impl Cache {
+    /// The latest published snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
+    /// Whether every watched kind has been listed at least once.
+    pub fn is_synced(&self) -> bool {
+        *self.synced.borrow()
+    }
+
+    pub async fn wait_synced(&self) {
+        let mut rx = self.synced.clone();
+        let _ = rx.wait_for(|s| *s).await;
+    }
+
+    /// The store of a reconciled kind (what the kube-rs `Controller` looks objects up in).
+    pub fn reader(&self, kind: &str) -> Option<Store<DynamicObject>> {
+        self.readers.get(kind).cloned()
+    }
+
+    /// Batches published from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Batch> {
+        self.batches.subscribe()
+    }
+}
+
+/// What one watch stream (a kind, in one namespace or cluster-wide) has seen.
+struct Scope {
+    watched: Watched,
+    namespace: Option<String>,
+    live: HashMap<Key, Arc<Value>>,
+    relist: Option<HashMap<Key, Arc<Value>>>,
+    synced: bool,
+}
+
+type Item = (usize, watcher::Result<Event<DynamicObject>>);
+
+/// Starts every watcher and the task that folds them into snapshots. `reconciled`
+/// names the kinds whose controllers need a kube-rs store.
+pub fn start(
+    client: Client,
+    namespaces: &[String],
+    reconciled: &[&'static str],
+    metrics: Arc<Metrics>,
+) -> Arc<Cache> {
+    let mut streams: SelectAll<BoxStream<'static, Item>> = SelectAll::new();
+    let mut scopes = vec![];
+    for w in watched() {
+        let ar = w.api_resource();
+        let targets: Vec<Option<String>> = if w.namespaced && !namespaces.is_empty() {
+            namespaces.iter().cloned().map(Some).collect()
+        } else {
+            vec![None]
+        };
+        for namespace in targets {
+            let api: Api<DynamicObject> = match &namespace {
+                Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
+                None => Api::all_with(client.clone(), &ar),
+            };
+            let index = scopes.len();
+            streams.push(
+                watcher(api, watcher::Config::default())
+                    .default_backoff()
+                    .map(move |e| (index, e))
+                    .boxed(),
+            );
+            scopes.push(Scope {
+                watched: w,
+                namespace,
+                live: HashMap::new(),
+                relist: None,
+                synced: false,
+            });
+        }
+    }
+    let mut writers = HashMap::new();
+    let mut readers = HashMap::new();
+    for kind in reconciled {
+        if let Some(w) = watched().into_iter().find(|w| w.kind == *kind) {
+            let writer = Writer::new(w.api_resource());
+            readers.insert(w.kind, writer.as_reader());
+            writers.insert(w.kind, writer);
+        }
+    }
+    let (synced_tx, synced_rx) = watch::channel(false);
+    let (batches, _) = broadcast::channel(256);
+    let cache = Arc::new(Cache {
+        snapshot: ArcSwap::from_pointee(Snapshot::default()),
+        synced: synced_rx,
+        readers,
+        batches,
+    });
+    let folder = Folder {
+        cache: cache.clone(),
+        scopes,
+        writers,
+        synced: synced_tx,
+        metrics,
+        pending: vec![],
+    };
+    tokio::spawn(folder.run(streams));
+    cache
+}
+
+fn watcher(
+    api: Api<DynamicObject>,
+    config: watcher::Config,
+) -> impl futures::Stream<Item = watcher::Result<Event<DynamicObject>>> + Send {
+    kube::runtime::watcher(api, config)
+}
+
+/// The task that owns the stores.
+struct Folder {
+    cache: Arc<Cache>,
+    scopes: Vec<Scope>,
+    writers: HashMap<&'static str, Writer<DynamicObject>>,
+    synced: watch::Sender<bool>,
+    metrics: Arc<Metrics>,
+    pending: Vec<Change>,
+}
+
+impl Folder {
+    async fn run(mut self, mut streams: SelectAll<BoxStream<'static, Item>>) {
+        let mut all_synced = false;
+        while let Some((index, event)) = streams.next().await {
+            self.handle(index, event);
+            let started = Instant::now();
+            loop {
+                let only_events = all_synced
+                    && !self.pending.is_empty()
+                    && self.pending.iter().all(|c| c.kind == "Event");
+                let limit = if only_events { EVENTS_BATCH } else { MAX_BATCH };
+                let left = limit.saturating_sub(started.elapsed());
+                if left.is_zero() {
+                    break;
+                }
+                let wait = if only_events {
+                    left
+                } else {
+                    DEBOUNCE.min(left)
+                };
+                match tokio::time::timeout(wait, streams.next()).await {
+                    Ok(Some((index, event))) => self.handle(index, event),
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            if !all_synced {
+                if !self.scopes.iter().all(|s| s.synced) {
+                    continue;
+                }
+                all_synced = true;
+                self.pending.clear();
+                self.publish(true);
+                self.metrics.cache_synced.set(1);
+                let _ = self.synced.send(true);
+                info!(
+                    objects = self.scopes.iter().map(|s| s.live.len()).sum::<usize>(),
+                    "caches synced"
+                );
+                continue;
+            }
+            if !self.pending.is_empty() {
+                self.publish(false);
+            }
+        }
+        warn!("every watch stream ended");
+    }
+
+    fn handle(&mut self, index: usize, event: watcher::Result<Event<DynamicObject>>) {
+        let Some(scope) = self.scopes.get_mut(index) else {
+            return;
+        };
+        let w = scope.watched;
+        match event {
+            Ok(Event::Init) => scope.relist = Some(HashMap::new()),
+            Ok(Event::InitApply(obj)) => {
+                if let Some((key, value)) = to_value(&w, obj) {
+                    scope
+                        .relist
+                        .get_or_insert_with(HashMap::new)
+                        .insert(key, value);
+                }
+            }
+            Ok(Event::InitDone) => {
+                let fresh = scope.relist.take().unwrap_or_default();
+                for (key, new) in &fresh {
+                    let old = scope.live.get(key);
+                    if !old.is_some_and(|o| same_version(o, new)) {
+                        self.pending.push(Change {
+                            kind: w.kind,
+                            old: old.cloned(),
+                            new: Some(new.clone()),
+                        });
+                    }
+                }
+                for (key, old) in &scope.live {
+                    if !fresh.contains_key(key) {
+                        self.pending.push(Change {
+                            kind: w.kind,
+                            old: Some(old.clone()),
+                            new: None,
+                        });
+                    }
+                }
+                scope.live = fresh;
+                if !scope.synced {
+                    debug!(kind = w.kind, namespace = ?scope.namespace, "listed");
+                }
+                scope.synced = true;
+            }
+            Ok(Event::Apply(obj)) => {
+                if let Some((key, new)) = to_value(&w, obj) {
+                    let old = scope.live.insert(key, new.clone());
+                    if !old.as_ref().is_some_and(|o| same_version(o, &new)) {
+                        self.pending.push(Change {
+                            kind: w.kind,
+                            old,
+                            new: Some(new),
+                        });
+                    }
+                }
+            }
+            Ok(Event::Delete(obj)) => {
+                if let Some((key, _)) = to_value(&w, obj)
+                    && let Some(old) = scope.live.remove(&key)
+                {
+                    self.pending.push(Change {
+                        kind: w.kind,
+                        old: Some(old),
+                        new: None,
+                    });
+                }
+            }
+            Err(e) => {
+                self.metrics
+                    .watch_errors
+                    .get_or_create(&Metrics::kind(w.kind))
+                    .inc();
+                if w.optional && !scope.synced && not_served(&e) {
+                    warn!(kind = w.kind, error = %e, "cannot list this kind; treated as empty until it can");
+                    scope.synced = true;
+                } else {
+                    warn!(kind = w.kind, namespace = ?scope.namespace, error = %e, "watch error; retrying with backoff");
+                }
+            }
+        }
+    }
+
+    /// Rebuilds the snapshot, updates the controllers' stores, swaps the snapshot in
+    /// and announces the batch — in that order.
+    fn publish(&mut self, first: bool) {
+        let started = Instant::now();
+        let objects: Vec<Value> = self
+            .scopes
+            .iter()
+            .flat_map(|s| s.live.values())
+            .map(|v| (**v).clone())
+            .collect();
+        let count = objects.len();
+        let snapshot = Arc::new(Snapshot::new(objects));
+        let changes = std::mem::take(&mut self.pending);
+        for (kind, writer) in &mut self.writers {
+            if first {
+                writer.apply_watcher_event(&Event::Init);
+                for scope in self.scopes.iter().filter(|s| s.watched.kind == *kind) {
+                    for v in scope.live.values() {
+                        if let Some(obj) = to_dynamic(v) {
+                            writer.apply_watcher_event(&Event::InitApply(obj));
+                        }
+                    }
+                }
+                writer.apply_watcher_event(&Event::InitDone);
+                continue;
+            }
+            for c in changes.iter().filter(|c| c.kind == *kind) {
+                match (&c.new, &c.old) {
+                    (Some(new), _) => {
+                        if let Some(obj) = to_dynamic(new) {
+                            writer.apply_watcher_event(&Event::Apply(obj));
+                        }
+                    }
+                    (None, Some(old)) => {
+                        if let Some(obj) = to_dynamic(old) {
+                            writer.apply_watcher_event(&Event::Delete(obj));
+                        }
+                    }
+                    (None, None) => {}
+                }
+            }
+        }
+        let before = self.cache.snapshot.swap(snapshot.clone());
+        self.metrics.snapshot_builds.inc();
+        self.metrics.snapshot_objects.set(count as i64);
+        self.metrics
+            .snapshot_build_duration
+            .observe(started.elapsed().as_secs_f64());
+        debug!(
+            changes = changes.len(),
+            objects = count,
+            took = ?started.elapsed(),
+            "snapshot published"
+        );
+        if !first {
+            let _ = self.cache.batches.send(Batch {
+                before,
+                after: snapshot,
+                changes: Arc::new(changes),
+            });
+        }
+    }
+}
+
+/// A watched object as the planner sees it: JSON with `apiVersion` and `kind` (list
+/// items may lack them), without `managedFields` for kinds the operator never writes.
+fn to_value(w: &Watched, obj: DynamicObject) -> Option<(Key, Arc<Value>)> {
+    let mut value = serde_json::to_value(obj).ok()?;
+    let map = value.as_object_mut()?;
+    map.insert("apiVersion".into(), Value::String(w.api_version()));
+    map.insert("kind".into(), Value::String(w.kind.into()));
+    if !w.keep_managed_fields
+        && let Some(meta) = map.get_mut("metadata").and_then(Value::as_object_mut)
+    {
+        meta.remove("managedFields");
+    }
+    let s = |p: &str| {
+        value
+            .pointer(p)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let namespace = if w.namespaced {
+        s("/metadata/namespace")
+    } else {
+        String::new()
+    };
+    let key = (namespace, s("/metadata/name"));
+    Some((key, Arc::new(value)))
+}
+
+fn to_dynamic(v: &Value) -> Option<DynamicObject> {
+    serde_json::from_value(v.clone()).ok()
+}
+
+fn same_version(a: &Value, b: &Value) -> bool {
+    let rv = |v: &Value| {
+        v.pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    rv(a).is_some() && rv(a) == rv(b)
+}
+
+/// A 404 (the API, a third-party CRD, does not exist here) or a 403 (RBAC does not
+/// let us read it) on the first list.
+fn not_served(e: &watcher::Error) -> bool {
+    match e {
+        watcher::Error::InitialListFailed(kube::Error::Api(s))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(s)) => matches!(s.code, 403 | 404),
+        _ => false,
+    }
+}

@@ -1,0 +1,803 @@
+//! The controllers: one kube-rs `Controller` per reconciled kind, all alike. A
+//! reconcile reads the published snapshot and the active pack, asks the pure planner
+//! what should be, and then only writes the difference: deletions of superseded
+//! owned objects, server-side applies of desired objects that do not hold yet, the
+//! status when it changed, the plan's Events. Adding a kind is one [`RECONCILED`]
+//! entry (its planner, finalizer and trigger mapping).
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::{StreamExt, stream};
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::api::{ApiResource, DynamicObject};
+use kube::runtime::controller::{Action, Config, Controller};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::ObjectRef;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use tokio::sync::broadcast::error::RecvError;
+use tracing::{debug, info, warn};
+
+use super::Shared;
+use super::apply::{self, Resource};
+use super::cache::{Batch, Key};
+use super::kinds;
+use super::metrics::{ErrorLabels, Metrics};
+use super::triggers;
+use crate::naming;
+use crate::plan::Plan;
+use crate::rules::RulePack;
+use crate::snapshot::Snapshot;
+use crate::status::{self, Condition, ConditionSet, ConditionStatus, Level};
+
+/// The AIMService finalizer (service-reconcile.md §2).
+pub const SERVICE_FINALIZER: &str = "aim.eai.amd.com/template-cache-cleanup";
+
+/// A pure planner for one object.
+pub type Planner = fn(&Snapshot, &RulePack, &Value, &str) -> Plan;
+
+/// Cleanup a finalizer stands for, run before it is removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cleanup {
+    /// Delete the service's template caches that are not Ready (§2).
+    ServiceCaches,
+}
+
+/// One reconciled kind.
+pub struct Reconciled {
+    pub kind: &'static str,
+    /// The controller name of outputs.md §2.1 (`aim-<ctl>-controller` reports Events).
+    pub controller: &'static str,
+    pub plan: Planner,
+    pub finalizer: Option<(&'static str, Cleanup)>,
+    /// The objects of this kind a batch of changes affects.
+    pub affected: fn(&Batch, &mut BTreeSet<Key>),
+    /// Checks the object against its API type; a failure skips the object until it
+    /// changes.
+    pub validate: fn(&Value) -> Result<(), String>,
+}
+
+/// Every reconciled kind.
+pub const RECONCILED: &[Reconciled] = &[Reconciled {
+    kind: "AIMService",
+    controller: "service",
+    plan: crate::plan::service::plan,
+    finalizer: Some((SERVICE_FINALIZER, Cleanup::ServiceCaches)),
+    affected: triggers::services,
+    validate: spec_of::<crate::api::AIMServiceSpec>,
+}];
+
+fn spec_of<T: DeserializeOwned>(obj: &Value) -> Result<(), String> {
+    let spec = obj.get("spec").cloned().unwrap_or(json!({}));
+    serde_path_to_error::deserialize::<_, T>(spec)
+        .map(|_| ())
+        .map_err(|e| format!("spec.{}: {}", e.path(), e.inner()))
+}
+
+/// Why a reconcile failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The planner found an infrastructure error (nothing was applied).
+    #[error("dependencies unreachable: {0}")]
+    Unreachable(String),
+    /// A write failed for a reason worth retrying (5xx, 429, timeouts, network).
+    #[error("{action} {what}: {source}")]
+    Write {
+        action: &'static str,
+        what: String,
+        #[source]
+        source: kube::Error,
+    },
+    /// The API refused a write for a reason retrying will not fix (invalid object,
+    /// forbidden, a field owned by another manager): a condition, not a hot retry.
+    #[error("{action} {what} refused: {source}")]
+    Refused {
+        action: &'static str,
+        what: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+impl Error {
+    fn write(action: &'static str, what: String, source: kube::Error) -> Error {
+        // 409 is a retryable conflict (an optimistic-lock miss) unless it is a field
+        // owned by another manager, which retrying cannot fix.
+        let refused = matches!(&source, kube::Error::Api(s)
+            if matches!(s.code, 400 | 403 | 422)
+                || (s.code == 409 && s.message.starts_with("Apply failed")));
+        if refused {
+            Error::Refused {
+                action,
+                what,
+                source,
+            }
+        } else {
+            Error::Write {
+                action,
+                what,
+                source,
+            }
+        }
+    }
+
+    pub fn class(&self) -> &'static str {
+        match self {
+            Error::Refused { .. } => "user",
+            _ => "infrastructure",
+        }
+    }
+}
+
+/// What one controller shares with its reconciles.
+pub struct Context {
+    shared: Arc<Shared>,
+    entry: &'static Reconciled,
+    resource: Resource,
+    recorder: Recorder,
+    /// Failures in a row per object, for the exponential backoff.
+    failures: Mutex<HashMap<String, u32>>,
+    /// Objects triggered and not reconciled yet (the queue-depth metric).
+    pending: Mutex<HashSet<String>>,
+    /// resourceVersions of objects already reported as invalid.
+    reported_invalid: Mutex<HashMap<String, String>>,
+}
+
+fn s<'a>(v: &'a Value, pointer: &str) -> &'a str {
+    v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+}
+
+fn key_of(v: &Value) -> String {
+    format!("{}/{}", s(v, "/metadata/namespace"), s(v, "/metadata/name"))
+}
+
+impl Context {
+    fn enqueue(&self, key: String) {
+        if let Ok(mut p) = self.pending.lock() {
+            p.insert(key);
+            self.shared
+                .metrics
+                .queue_depth
+                .get_or_create(&Metrics::kind(self.entry.kind))
+                .set(p.len() as i64);
+        }
+    }
+
+    fn dequeue(&self, key: &str) {
+        if let Ok(mut p) = self.pending.lock() {
+            p.remove(key);
+            self.shared
+                .metrics
+                .queue_depth
+                .get_or_create(&Metrics::kind(self.entry.kind))
+                .set(p.len() as i64);
+        }
+    }
+}
+
+/// Runs the controller of `entry` until `shutdown` resolves.
+pub async fn run(
+    shared: Arc<Shared>,
+    entry: &'static Reconciled,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) {
+    let Some(w) = kinds::watched().into_iter().find(|w| w.kind == entry.kind) else {
+        warn!(kind = entry.kind, "not a watched kind; no controller");
+        return;
+    };
+    let Some(reader) = shared.cache.reader(entry.kind) else {
+        warn!(kind = entry.kind, "no store; no controller");
+        return;
+    };
+    shared.cache.wait_synced().await;
+    let ar: ApiResource = w.api_resource();
+    let ctx = Arc::new(Context {
+        shared: shared.clone(),
+        entry,
+        resource: Resource {
+            ar: ar.clone(),
+            namespaced: w.namespaced,
+            watched: true,
+        },
+        recorder: Recorder::new(
+            shared.client.clone(),
+            Reporter {
+                controller: format!("aim-{}-controller", entry.controller),
+                instance: Some(shared.identity.clone()),
+            },
+        ),
+        failures: Mutex::new(HashMap::new()),
+        pending: Mutex::new(HashSet::new()),
+        reported_invalid: Mutex::new(HashMap::new()),
+    });
+
+    // Batches from the cache → the objects they affect.
+    let (tx, rx) = futures::channel::mpsc::unbounded::<ObjectRef<DynamicObject>>();
+    let mut batches = shared.cache.subscribe();
+    let mapper_ctx = ctx.clone();
+    let mapper_reader = reader.clone();
+    let mapper_ar = ar.clone();
+    let namespaced = w.namespaced;
+    tokio::spawn(async move {
+        loop {
+            let mut keys = BTreeSet::new();
+            match batches.recv().await {
+                Ok(batch) => (entry.affected)(&batch, &mut keys),
+                Err(RecvError::Lagged(n)) => {
+                    warn!(
+                        kind = entry.kind,
+                        skipped = n,
+                        "missed change batches; re-planning everything"
+                    );
+                    for obj in mapper_reader.state() {
+                        keys.insert((
+                            obj.metadata.namespace.clone().unwrap_or_default(),
+                            obj.metadata.name.clone().unwrap_or_default(),
+                        ));
+                    }
+                }
+                Err(RecvError::Closed) => return,
+            }
+            for (ns, name) in keys {
+                let mut r = ObjectRef::new_with(&name, mapper_ar.clone());
+                if namespaced {
+                    r = r.within(&ns);
+                }
+                mapper_ctx.enqueue(format!("{ns}/{name}"));
+                if tx.unbounded_send(r).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+
+    // Pack swaps → re-plan everything; plus one full pass at start.
+    let reloads = tokio_stream_of(shared.reloader.subscribe());
+    let everything = stream::once(async {}).chain(reloads);
+
+    info!(kind = entry.kind, "controller started");
+    // No watch of its own: every trigger, the object's own changes included, comes
+    // from the cache after the snapshot that holds the change is published.
+    Controller::for_stream_with(
+        stream::pending::<Result<DynamicObject, kube::runtime::watcher::Error>>(),
+        reader,
+        ar,
+    )
+    .with_config(Config::default().concurrency(4))
+    .reconcile_on(rx)
+    .reconcile_all_on(everything)
+    .graceful_shutdown_on(shutdown)
+    .run(reconcile, error_policy, ctx)
+    .for_each(|result| async move {
+        match result {
+            Ok((obj, action)) => debug!(object = %obj, ?action, "reconciled"),
+            Err(kube::runtime::controller::Error::ObjectNotFound(obj)) => {
+                debug!(object = %obj, "gone before its reconcile")
+            }
+            Err(e) => debug!(error = %e, "reconcile failed"),
+        }
+    })
+    .await;
+    info!(kind = entry.kind, "controller stopped");
+}
+
+fn tokio_stream_of(
+    rx: tokio::sync::broadcast::Receiver<()>,
+) -> impl futures::Stream<Item = ()> + Send {
+    stream::unfold(rx, |mut rx| async move {
+        match rx.recv().await {
+            Ok(()) | Err(RecvError::Lagged(_)) => Some(((), rx)),
+            Err(RecvError::Closed) => None,
+        }
+    })
+}
+
+/// The object as JSON with `apiVersion` and `kind`.
+fn object_value(obj: &DynamicObject, ar: &ApiResource) -> Value {
+    let mut v = serde_json::to_value(obj).unwrap_or(Value::Null);
+    if let Some(m) = v.as_object_mut() {
+        m.insert("apiVersion".into(), json!(ar.api_version));
+        m.insert("kind".into(), json!(ar.kind));
+    }
+    v
+}
+
+/// The planner's clock: now, to the second, in RFC 3339.
+fn now() -> String {
+    k8s_openapi::jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let started = Instant::now();
+    let kind = ctx.entry.kind;
+    let value = object_value(&obj, &ctx.resource.ar);
+    let key = key_of(&value);
+    ctx.dequeue(&key);
+    ctx.shared
+        .metrics
+        .reconciles
+        .get_or_create(&Metrics::kind(kind))
+        .inc();
+    let result = reconcile_object(&value, &ctx).await;
+    Metrics::observe(
+        &ctx.shared.metrics.reconcile_duration,
+        kind,
+        started.elapsed(),
+    );
+    match &result {
+        Ok(_) => {
+            if let Ok(mut f) = ctx.failures.lock() {
+                f.remove(&key);
+            }
+        }
+        Err(e) => {
+            ctx.shared
+                .metrics
+                .reconcile_errors
+                .get_or_create(&ErrorLabels {
+                    kind: kind.into(),
+                    class: e.class().into(),
+                })
+                .inc();
+            warn!(kind, object = %key, error = %e, "reconcile failed");
+        }
+    }
+    result
+}
+
+/// Infrastructure errors: exponential backoff per object (0.5 s doubling, at most
+/// 5 min). Refused writes: a long requeue — a user error is a condition, retried
+/// when something changes, not hot.
+fn error_policy(obj: Arc<DynamicObject>, err: &Error, ctx: Arc<Context>) -> Action {
+    let key = format!(
+        "{}/{}",
+        obj.metadata.namespace.as_deref().unwrap_or(""),
+        obj.metadata.name.as_deref().unwrap_or("")
+    );
+    if let Error::Refused { .. } = err {
+        return Action::requeue(Duration::from_secs(300));
+    }
+    let failures = ctx
+        .failures
+        .lock()
+        .map(|mut f| {
+            let n = f.entry(key.clone()).or_insert(0);
+            *n = n.saturating_add(1);
+            *n
+        })
+        .unwrap_or(1);
+    let delay = Duration::from_millis(500)
+        .saturating_mul(1u32 << failures.saturating_sub(1).min(10))
+        .min(Duration::from_secs(300));
+    ctx.enqueue(key);
+    Action::requeue(delay)
+}
+
+async fn reconcile_object(obj: &Value, ctx: &Context) -> Result<Action, Error> {
+    let entry = ctx.entry;
+    if obj
+        .pointer(&format!(
+            "/metadata/annotations/{}",
+            crate::plan::PAUSED.replace('/', "~1")
+        ))
+        .and_then(Value::as_str)
+        == Some("true")
+    {
+        return Ok(Action::await_change());
+    }
+    if let Err(message) = (entry.validate)(obj) {
+        report_invalid(obj, ctx, &message).await;
+        return Ok(Action::await_change());
+    }
+    let finalizers: Vec<String> = obj
+        .pointer("/metadata/finalizers")
+        .and_then(|f| serde_json::from_value(f.clone()).ok())
+        .unwrap_or_default();
+    if let Some((finalizer, cleanup)) = entry.finalizer {
+        let has = finalizers.iter().any(|f| f == finalizer);
+        if obj.pointer("/metadata/deletionTimestamp").is_some() {
+            if has {
+                finalize(obj, ctx, finalizer, cleanup, &finalizers).await?;
+            }
+            return Ok(Action::await_change());
+        }
+        if !has {
+            // The watch brings the updated object back for the real pass.
+            let mut with = finalizers.clone();
+            with.push(finalizer.to_string());
+            apply::set_finalizers(&ctx.shared.client, &ctx.resource, obj, &with)
+                .await
+                .map_err(|e| Error::write("add finalizer to", key_of(obj), e))?;
+            ctx.shared.metrics.wrote("finalizer", entry.kind);
+            return Ok(Action::await_change());
+        }
+    } else if obj.pointer("/metadata/deletionTimestamp").is_some() {
+        return Ok(Action::await_change());
+    }
+
+    let snapshot = ctx.shared.cache.snapshot();
+    let pack = ctx.shared.reloader.pack().load_full();
+    let now = now();
+    let t = Instant::now();
+    let plan = (entry.plan)(&snapshot, &pack, obj, &now);
+    Metrics::observe(&ctx.shared.metrics.plan_duration, entry.kind, t.elapsed());
+    for note in &plan.trace.notes {
+        warn!(kind = entry.kind, object = %key_of(obj), note, "planner note");
+    }
+
+    let mut status = plan.object.get("status").cloned().unwrap_or(Value::Null);
+    let mut failure = None;
+    if plan.retry {
+        failure = Some(Error::Unreachable(unreachable_reason(&status)));
+    } else if !plan.apply_blocked
+        && let Err(e) = write_objects(obj, &plan, &snapshot, ctx).await
+    {
+        let message = e.to_string();
+        record_write_failure(
+            &mut status,
+            &now,
+            obj,
+            &message,
+            matches!(e, WriteStep::Delete(_)),
+        );
+        failure = Some(e.into_error());
+    }
+    let mut next = Action::await_change();
+    if status.is_object() {
+        match apply::write_status(&ctx.shared.client, &ctx.resource, obj, &status).await {
+            Ok(apply::StatusWrite::Written) => ctx.shared.metrics.wrote("status", entry.kind),
+            Ok(apply::StatusWrite::Unchanged) => {}
+            // Normally the watch brings the newer object right away; the requeue
+            // covers a conflict without one.
+            Ok(apply::StatusWrite::Conflict) => next = Action::requeue(Duration::from_secs(1)),
+            Err(e) => {
+                failure.get_or_insert(Error::write("write status of", key_of(obj), e));
+            }
+        }
+    }
+    let mut events = plan.events.clone();
+    if let Some(e) = &failure
+        && !plan.retry
+    {
+        events.push(crate::status::EventRecord {
+            type_: status::EventType::Warning,
+            reason: "InfrastructureError".into(),
+            message: e.to_string(),
+        });
+    }
+    publish(obj, ctx, &events).await;
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(next),
+    }
+}
+
+/// The message of the failing condition, for the log.
+fn unreachable_reason(status: &Value) -> String {
+    status
+        .get("conditions")
+        .and_then(Value::as_array)
+        .and_then(|c| {
+            c.iter()
+                .find(|c| c["type"] == "Ready")
+                .or_else(|| c.iter().find(|c| c["type"] == "DependenciesReachable"))
+        })
+        .map(|c| format!("{}: {}", s(c, "/reason"), s(c, "/message")))
+        .unwrap_or_else(|| "infrastructure error".into())
+}
+
+/// §1.6: a failed write marks the dependencies unreachable.
+fn record_write_failure(status: &mut Value, now: &str, obj: &Value, message: &str, delete: bool) {
+    let previous: Vec<Condition> = status
+        .get("conditions")
+        .and_then(|c| serde_json::from_value(c.clone()).ok())
+        .unwrap_or_default();
+    let generation = obj.pointer("/metadata/generation").and_then(Value::as_i64);
+    let mut set = ConditionSet::new(&previous, now, generation);
+    let what = if delete { "delete" } else { "apply" };
+    set.set(
+        "DependenciesReachable",
+        ConditionStatus::False,
+        "InfrastructureError",
+        &format!("Failed to {what} resources: {message}"),
+        Level::Error,
+    );
+    if let Ok(c) = serde_json::to_value(set.conditions()) {
+        status["conditions"] = c;
+    }
+}
+
+/// Which write failed.
+enum WriteStep {
+    Delete(Error),
+    Apply(Error),
+}
+
+impl std::fmt::Display for WriteStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WriteStep::Delete(e) | WriteStep::Apply(e) => e.fmt(f),
+        }
+    }
+}
+
+impl WriteStep {
+    fn into_error(self) -> Error {
+        match self {
+            WriteStep::Delete(e) | WriteStep::Apply(e) => e,
+        }
+    }
+}
+
+fn describe(v: &Value) -> String {
+    let ns = s(v, "/metadata/namespace");
+    if ns.is_empty() {
+        format!("{} {}", s(v, "/kind"), s(v, "/metadata/name"))
+    } else {
+        format!("{} {ns}/{}", s(v, "/kind"), s(v, "/metadata/name"))
+    }
+}
+
+/// Planned deletions, then applies (owned objects first, then unowned; §9), each
+/// skipped when the live object already holds.
+async fn write_objects(
+    parent: &Value,
+    plan: &Plan,
+    snapshot: &Snapshot,
+    ctx: &Context,
+) -> Result<(), WriteStep> {
+    let client = &ctx.shared.client;
+    let metrics = &ctx.shared.metrics;
+    for victim in superseded(parent, &plan.objects, snapshot) {
+        let r = resolve(ctx, &victim).await.map_err(WriteStep::Delete)?;
+        info!(object = %describe(&victim), owner = %key_of(parent), "deleting an owned object the plan no longer wants");
+        apply::delete(client, &r, &victim)
+            .await
+            .map_err(|e| WriteStep::Delete(Error::write("delete", describe(&victim), e)))?;
+        metrics.wrote("delete", s(&victim, "/kind"));
+    }
+    let owned = |o: &Value| {
+        o.pointer("/metadata/ownerReferences")
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty())
+    };
+    let ordered = plan
+        .objects
+        .iter()
+        .filter(|o| owned(o))
+        .chain(plan.objects.iter().filter(|o| !owned(o)));
+    for desired in ordered {
+        let r = resolve(ctx, desired).await.map_err(WriteStep::Apply)?;
+        let live = if r.watched {
+            snapshot
+                .get(
+                    s(desired, "/kind"),
+                    s(desired, "/metadata/namespace"),
+                    s(desired, "/metadata/name"),
+                )
+                .map(|v| (**v).clone())
+        } else {
+            apply::get(client, &r, desired)
+                .await
+                .map_err(|e| WriteStep::Apply(Error::write("read", describe(desired), e)))?
+        };
+        if live.as_ref().is_some_and(|l| apply::holds(desired, l)) {
+            continue;
+        }
+        debug!(object = %describe(desired), create = live.is_none(), "applying");
+        apply::apply(client, &r, desired)
+            .await
+            .map_err(|e| WriteStep::Apply(Error::write("apply", describe(desired), e)))?;
+        metrics.wrote("apply", s(desired, "/kind"));
+    }
+    Ok(())
+}
+
+async fn resolve(ctx: &Context, obj: &Value) -> Result<Resource, Error> {
+    ctx.shared
+        .resolver
+        .resolve(&ctx.shared.client, s(obj, "/apiVersion"), s(obj, "/kind"))
+        .await
+        .map_err(|e| Error::write("find the API of", describe(obj), e))
+}
+
+/// Owned objects the plan replaced: objects this parent controls whose kind the plan
+/// still produces under another name (a renamed output). An output the plan merely
+/// does not produce this round (gated on a dependency) is never deleted.
+fn superseded(parent: &Value, planned: &[Value], snapshot: &Snapshot) -> Vec<Value> {
+    let uid = s(parent, "/metadata/uid");
+    if uid.is_empty() {
+        return vec![];
+    }
+    let mut kinds: Vec<(&str, &str)> = planned
+        .iter()
+        .map(|o| (s(o, "/apiVersion"), s(o, "/kind")))
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    let mut out = vec![];
+    for (api_version, kind) in kinds {
+        if kinds::lookup(api_version, kind).is_none() {
+            continue;
+        }
+        let wanted: HashSet<(&str, &str)> = planned
+            .iter()
+            .filter(|o| s(o, "/kind") == kind && s(o, "/apiVersion") == api_version)
+            .map(|o| (s(o, "/metadata/namespace"), s(o, "/metadata/name")))
+            .collect();
+        for live in snapshot.list(kind) {
+            let controlled = live
+                .pointer("/metadata/ownerReferences")
+                .and_then(Value::as_array)
+                .is_some_and(|refs| {
+                    refs.iter()
+                        .any(|r| s(r, "/uid") == uid && r["controller"] == true)
+                });
+            let key = (s(live, "/metadata/namespace"), s(live, "/metadata/name"));
+            if controlled
+                && s(live, "/apiVersion") == api_version
+                && !wanted.contains(&key)
+                && live.pointer("/metadata/deletionTimestamp").is_none()
+            {
+                out.push((**live).clone());
+            }
+        }
+    }
+    out
+}
+
+/// §2: the finalizer's cleanup, then its removal.
+async fn finalize(
+    obj: &Value,
+    ctx: &Context,
+    finalizer: &str,
+    cleanup: Cleanup,
+    finalizers: &[String],
+) -> Result<(), Error> {
+    let snapshot = ctx.shared.cache.snapshot();
+    let ns = s(obj, "/metadata/namespace");
+    let terminating = match snapshot.get("Namespace", "", ns) {
+        None => true,
+        Some(n) => n.pointer("/metadata/deletionTimestamp").is_some(),
+    };
+    if !terminating {
+        match cleanup {
+            Cleanup::ServiceCaches => {
+                let name = s(obj, "/metadata/name");
+                let label = naming::label_value(name).unwrap_or_else(|_| name.to_string());
+                let victims: Vec<Value> = snapshot
+                    .list_in("AIMTemplateCache", ns)
+                    .filter(|c| s(c, "/metadata/labels/aim.eai.amd.com~1service") == label)
+                    .filter(|c| s(c, "/status/status") != "Ready")
+                    .map(|c| (**c).clone())
+                    .collect();
+                for cache in victims {
+                    let r = resolve(ctx, &cache).await?;
+                    match apply::delete(&ctx.shared.client, &r, &cache).await {
+                        Ok(()) => ctx.shared.metrics.wrote("delete", "AIMTemplateCache"),
+                        Err(kube::Error::Api(st)) if st.code == 403 => {}
+                        Err(e) => return Err(Error::write("delete", describe(&cache), e)),
+                    }
+                }
+            }
+        }
+    } else {
+        debug!(
+            namespace = ns,
+            "namespace terminating; skipping finalizer cleanup"
+        );
+    }
+    let rest: Vec<String> = finalizers
+        .iter()
+        .filter(|f| *f != finalizer)
+        .cloned()
+        .collect();
+    apply::set_finalizers(&ctx.shared.client, &ctx.resource, obj, &rest)
+        .await
+        .map_err(|e| Error::write("remove finalizer from", key_of(obj), e))?;
+    ctx.shared.metrics.wrote("finalizer", ctx.entry.kind);
+    Ok(())
+}
+
+fn reference(obj: &Value) -> ObjectReference {
+    let opt = |p: &str| Some(s(obj, p).to_string()).filter(|v| !v.is_empty());
+    ObjectReference {
+        api_version: opt("/apiVersion"),
+        kind: opt("/kind"),
+        name: opt("/metadata/name"),
+        namespace: opt("/metadata/namespace"),
+        uid: opt("/metadata/uid"),
+        ..Default::default()
+    }
+}
+
+async fn publish(obj: &Value, ctx: &Context, events: &[crate::status::EventRecord]) {
+    if events.is_empty() {
+        return;
+    }
+    let reference = reference(obj);
+    for e in events {
+        let event = Event {
+            type_: match e.type_ {
+                status::EventType::Normal => EventType::Normal,
+                status::EventType::Warning => EventType::Warning,
+            },
+            reason: e.reason.clone(),
+            note: Some(e.message.chars().take(1024).collect()),
+            action: "Reconcile".into(),
+            secondary: None,
+        };
+        match ctx.recorder.publish(&event, &reference).await {
+            Ok(()) => ctx.shared.metrics.wrote("event", ctx.entry.kind),
+            Err(err) => debug!(error = %err, reason = %e.reason, "cannot record an Event"),
+        }
+    }
+}
+
+/// An object that does not match its API type: reported once per version (log,
+/// metric, Warning Event), then skipped until it changes.
+async fn report_invalid(obj: &Value, ctx: &Context, message: &str) {
+    let key = key_of(obj);
+    let version = s(obj, "/metadata/resourceVersion").to_string();
+    let first = ctx
+        .reported_invalid
+        .lock()
+        .map(|mut m| m.insert(key.clone(), version.clone()) != Some(version))
+        .unwrap_or(true);
+    if !first {
+        return;
+    }
+    warn!(kind = ctx.entry.kind, object = %key, error = message, "skipping an object that does not match its API type");
+    ctx.shared
+        .metrics
+        .invalid_objects
+        .get_or_create(&Metrics::kind(ctx.entry.kind))
+        .inc();
+    publish(
+        obj,
+        ctx,
+        &[crate::status::EventRecord {
+            type_: status::EventType::Warning,
+            reason: "InvalidSpec".into(),
+            message: format!("object skipped until it changes: {message}"),
+        }],
+    )
+    .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_renamed_outputs_are_superseded() {
+        let parent = json!({"metadata": {"namespace": "ns", "name": "svc", "uid": "u1"}});
+        let owned = |name: &str| {
+            json!({"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+                   "metadata": {"namespace": "ns", "name": name,
+                       "ownerReferences": [{"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMService",
+                                            "name": "svc", "uid": "u1", "controller": true}]}})
+        };
+        let route = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+                   "metadata": {"namespace": "ns", "name": "r",
+                       "ownerReferences": [{"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMService",
+                                            "name": "svc", "uid": "u1", "controller": true}]}});
+        let snap = Snapshot::new(vec![owned("old"), route]);
+        // the route is not planned this round: kept; the ISVC was renamed: old deleted
+        let gone = superseded(&parent, &[owned("new")], &snap);
+        assert_eq!(gone.len(), 1);
+        assert_eq!(gone[0]["metadata"]["name"], "old");
+        assert!(superseded(&parent, &[], &snap).is_empty());
+    }
+
+    #[test]
+    fn clock_is_rfc3339_seconds() {
+        let n = now();
+        assert_eq!(n.len(), 20, "{n}");
+        assert!(n.ends_with('Z'));
+    }
+}
