@@ -17,6 +17,7 @@ pub struct Options {
     pub json: bool,
     pub explain: bool,
     pub now: Option<String>,
+    pub settings: plan::Settings,
 }
 
 /// Why a dry run could not produce output (cli.md exit codes 1 and 2).
@@ -43,6 +44,7 @@ pub fn plan_files(
     rules: Option<&std::path::Path>,
     service: Option<&str>,
     now: Option<&str>,
+    settings: &plan::Settings,
 ) -> Result<(Vec<Plan>, RulePack), DryRunError> {
     let pack = super::load_pack(rules).map_err(DryRunError::Pack)?;
     let docs = crate::manifest::load_paths(files).map_err(|e| DryRunError::Input(e.to_string()))?;
@@ -57,7 +59,7 @@ pub fn plan_files(
         })?),
         None => None,
     };
-    Ok((plan::round(&snap, &pack, &clock, only), pack))
+    Ok((plan::round_with(&snap, &pack, &clock, only, settings), pack))
 }
 
 /// A state that names the same object twice means what applying it would: the later
@@ -81,6 +83,16 @@ fn last_wins(docs: Vec<crate::manifest::Document>) -> Vec<Value> {
     let mut seen: std::collections::HashMap<_, usize> = std::collections::HashMap::new();
     let mut out: Vec<Option<(String, Value)>> = Vec::with_capacity(docs.len());
     for d in docs {
+        // observations (pod logs, image labels, registry listings) are facts, not
+        // objects with an identity: every one is kept
+        if d.value
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .is_some_and(|a| a.starts_with("observation.aimctl.dev/"))
+        {
+            out.push(Some((d.location().to_string(), d.value)));
+            continue;
+        }
         let k = key(&d);
         let at = d.location().to_string();
         if let Some(&i) = seen.get(&k)
@@ -116,6 +128,7 @@ pub fn run(o: Options) -> ExitCode {
         o.rules.as_deref(),
         o.service.as_deref(),
         o.now.as_deref(),
+        &o.settings,
     ) {
         Ok(x) => x,
         Err(e) => {

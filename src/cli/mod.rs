@@ -71,6 +71,9 @@ pub enum Command {
         /// The planner's clock (RFC 3339); default: the latest timestamp in the state.
         #[arg(long)]
         now: Option<String>,
+        /// Where cluster-scoped work runs (discovery Jobs of cluster templates).
+        #[arg(long, default_value = "aim-system")]
+        operator_namespace: String,
         /// Print a trace of every decision on stderr.
         #[arg(long)]
         explain: bool,
@@ -131,6 +134,7 @@ pub fn run(cli: Cli) -> ExitCode {
             output,
             explain,
             now,
+            operator_namespace,
         } => dry_run::run(dry_run::Options {
             files,
             rules,
@@ -138,6 +142,7 @@ pub fn run(cli: Cli) -> ExitCode {
             json: output == OutputFormat::Json,
             explain,
             now,
+            settings: crate::plan::Settings { operator_namespace },
         }),
         Command::Lint {
             rules,

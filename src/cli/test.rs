@@ -45,8 +45,14 @@ fn read_docs(path: &Path) -> Result<Vec<Value>, String> {
 
 /// Runs one case; `Err` carries the first mismatch.
 pub fn run_case(dir: &Path, rules: Option<&Path>) -> Result<(), String> {
-    let (plans, _) =
-        plan_files(&[dir.join("state.yaml")], rules, None, None).map_err(|e| e.to_string())?;
+    let (plans, _) = plan_files(
+        &[dir.join("state.yaml")],
+        rules,
+        None,
+        None,
+        &Default::default(),
+    )
+    .map_err(|e| e.to_string())?;
     let out = documents(&plans);
     for want in read_docs(&dir.join("expect.yaml"))? {
         subset::find(&want, &out)?;
