@@ -13,6 +13,7 @@ pub mod naming;
 pub mod operator;
 pub mod plan;
 pub mod quantity;
+pub mod registry;
 pub mod rules;
 pub mod snapshot;
 pub mod status;

@@ -38,6 +38,15 @@ pub struct Snapshot {
     /// model `spec.image` → models (namespaced first by namespace, then cluster).
     models_by_image: HashMap<String, Vec<Arc<Value>>>,
     gpus: BTreeSet<String>,
+    /// Normalised GPU model → VRAM label of the first node seen with it ("" when unlabelled).
+    gpu_vram: BTreeMap<String, String>,
+    /// Observations (`observation.aimctl.dev/v1`): inputs that are not Kubernetes
+    /// objects (pod logs, image labels, registry listings), in input order.
+    observations: Vec<Arc<Value>>,
+    /// `ImageMetadata` observations by image reference as written.
+    images: HashMap<String, Arc<Value>>,
+    /// `PodLog` observations by (namespace, pod name).
+    pod_logs: HashMap<Key, Vec<Arc<Value>>>,
     /// Objects given twice: the first copy is kept.
     pub duplicates: Vec<(String, String, String)>,
 }
@@ -58,6 +67,10 @@ impl Snapshot {
     }
 
     fn insert(&mut self, obj: Value) {
+        if is_observation(&obj) {
+            self.observations.push(Arc::new(obj));
+            return;
+        }
         let kind = str_at(&obj, "/kind").to_string();
         let name = str_at(&obj, "/metadata/name").to_string();
         let ns = if is_cluster_scoped(&kind) {
@@ -95,8 +108,44 @@ impl Snapshot {
                     .push(m.clone());
             }
         }
+        self.images.clear();
+        self.pod_logs.clear();
+        for o in &self.observations {
+            match str_at(o, "/kind") {
+                "ImageMetadata" => {
+                    self.images
+                        .entry(str_at(o, "/image").to_string())
+                        .or_insert_with(|| o.clone());
+                }
+                "PodLog" => self
+                    .pod_logs
+                    .entry((
+                        str_at(o, "/metadata/namespace").to_string(),
+                        str_at(o, "/metadata/name").to_string(),
+                    ))
+                    .or_default()
+                    .push(o.clone()),
+                _ => {}
+            }
+        }
         let node_labels: Vec<BTreeMap<String, String>> =
             self.list("Node").map(|n| labels(n)).collect();
+        self.gpu_vram.clear();
+        for l in &node_labels {
+            if let Some(model) = crate::gpu::gpu_model_from_node_labels(l).filter(|m| !m.is_empty())
+            {
+                let vram = ["amd.com/gpu.vram", "beta.amd.com/gpu.vram"]
+                    .iter()
+                    .filter_map(|k| l.get(*k))
+                    .map(|v| v.trim())
+                    .find(|v| !v.is_empty())
+                    .unwrap_or("")
+                    .to_string();
+                self.gpu_vram
+                    .entry(crate::gpu::normalize_gpu_name(&model))
+                    .or_insert(vram);
+            }
+        }
         // compared against normalised template GPU names
         self.gpus = crate::gpu::inventory(&node_labels)
             .iter()
@@ -172,12 +221,45 @@ impl Snapshot {
         &self.gpus
     }
 
+    /// Normalised GPU model → the VRAM label of the first node seen with that model
+    /// (`""` when the node has no VRAM label; the static table then applies).
+    pub fn gpu_vram_labels(&self) -> &BTreeMap<String, String> {
+        &self.gpu_vram
+    }
+
+    /// The `ImageMetadata` observation for an image reference (exactly as written).
+    pub fn image_metadata(&self, image: &str) -> Option<&Arc<Value>> {
+        self.images.get(image)
+    }
+
+    /// `PodLog` observations of one pod (any container).
+    pub fn pod_logs(&self, namespace: &str, pod: &str) -> &[Arc<Value>] {
+        self.pod_logs
+            .get(&(namespace.to_string(), pod.to_string()))
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+
+    /// Observations of one kind (`PodLog`, `ImageMetadata`, `RegistryListing`), input order.
+    pub fn observations<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a Arc<Value>> + 'a {
+        self.observations
+            .iter()
+            .filter(move |o| str_at(o, "/kind") == kind)
+    }
+
     /// Kinds present, sorted.
     pub fn kinds(&self) -> Vec<&str> {
         let mut k: Vec<&str> = self.objects.keys().map(String::as_str).collect();
         k.sort();
         k
     }
+}
+
+/// The API group of documents that are observations, not cluster objects (cli.md).
+pub const OBSERVATION_GROUP: &str = "observation.aimctl.dev/";
+
+fn is_observation(obj: &Value) -> bool {
+    str_at(obj, "/apiVersion").starts_with(OBSERVATION_GROUP)
 }
 
 /// An object's labels as a map.

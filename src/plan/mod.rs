@@ -2,11 +2,20 @@
 //! (the time is an input), no randomness — so dry-run, tests and the operator see
 //! the same decisions.
 
+pub mod artifact;
 pub mod context;
+pub mod controller;
+pub mod discovery;
+pub mod hardware;
 pub mod metadata;
+pub mod model;
+pub mod model_source;
+pub mod pods;
 pub mod routing;
 pub mod sample;
 pub mod service;
+pub mod template;
+pub mod template_cache;
 
 use std::time::Duration;
 
@@ -40,6 +49,29 @@ pub struct Trace {
     pub merges: Vec<(String, Merged)>,
     pub steps: Vec<(String, Duration)>,
     pub notes: Vec<String>,
+    /// When the controller wants to look again even if nothing changes (the operator
+    /// requeues; e.g. a Progressing artifact every 10 s, a model source after its
+    /// sync interval, a discovery job waiting for a free slot).
+    pub requeue_after: Option<Duration>,
+    /// Objects this round would delete (`{apiVersion, kind, namespace, name}`):
+    /// printed by `--explain` only (cli.md).
+    pub deletes: Vec<Value>,
+}
+
+/// Settings of a planning round that are not part of the cluster state.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where cluster-scoped work runs (discovery Jobs of cluster templates) and where
+    /// cluster models' pull secrets live (cli.md `--operator-namespace`).
+    pub operator_namespace: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            operator_namespace: "aim-system".into(),
+        }
+    }
 }
 
 /// Sort key of produced objects (cli.md: apiVersion, kind, namespace, name).
@@ -76,22 +108,62 @@ pub fn round(
     now: &str,
     only: Option<(&str, &str)>,
 ) -> Vec<Plan> {
+    round_with(snap, pack, now, only, &Settings::default())
+}
+
+/// [`round`] with explicit settings (the operator namespace).
+pub fn round_with(
+    snap: &crate::snapshot::Snapshot,
+    pack: &crate::rules::RulePack,
+    now: &str,
+    only: Option<(&str, &str)>,
+    settings: &Settings,
+) -> Vec<Plan> {
     let mut plans = vec![];
-    for svc in snap.list("AIMService") {
-        let ns = svc
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let name = svc
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        if only.is_some_and(|(n, m)| (n, m) != (ns, name)) || paused(svc) {
+    for kind in context::KINDS {
+        if only.is_some() && *kind != "AIMService" {
             continue;
         }
-        plans.push(service::plan(snap, pack, svc, now));
+        for obj in snap.list(kind) {
+            let ns = obj
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let name = obj
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            if only.is_some_and(|(n, m)| (n, m) != (ns, name)) || paused(obj) {
+                continue;
+            }
+            if let Some(plan) = plan_object(snap, pack, obj, now, settings) {
+                plans.push(plan);
+            }
+        }
     }
     plans
+}
+
+/// Plans one reconciled object of any kind (`None` for a kind without a planner).
+pub fn plan_object(
+    snap: &crate::snapshot::Snapshot,
+    pack: &crate::rules::RulePack,
+    obj: &Value,
+    now: &str,
+    settings: &Settings,
+) -> Option<Plan> {
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
+    Some(match kind {
+        "AIMService" => service::plan(snap, pack, obj, now),
+        "AIMModel" | "AIMClusterModel" => model::plan(snap, pack, obj, now, settings),
+        "AIMServiceTemplate" | "AIMClusterServiceTemplate" => {
+            template::plan(snap, pack, obj, now, settings)
+        }
+        "AIMTemplateCache" => template_cache::plan(snap, pack, obj, now, settings),
+        "AIMArtifact" => artifact::plan(snap, pack, obj, now, settings),
+        "AIMClusterModelSource" => model_source::plan(snap, pack, obj, now, settings),
+        _ => return None,
+    })
 }
 
 /// The planner's clock for a state: the latest timestamp found in it, so the same
