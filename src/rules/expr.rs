@@ -264,11 +264,23 @@ fn build(p: Pair<Rule>, names: &Names, scripts: &Scripts) -> Result<Expr, Compil
                 });
             }
         }
-        Rule::array => Expr::Array(
-            p.into_inner()
+        Rule::array => {
+            let items = p
+                .into_inner()
                 .map(|c| build(c, names, scripts))
-                .collect::<Result<Vec<_>, _>>()?,
-        ),
+                .collect::<Result<Vec<_>, _>>()?;
+            // a list of literals is a literal: built once, not per evaluation
+            if items.iter().all(|i| matches!(i, Expr::Lit(_))) {
+                Expr::Lit(Value::Array(
+                    items
+                        .into_iter()
+                        .map(|i| if let Expr::Lit(v) = i { v } else { Value::Null })
+                        .collect(),
+                ))
+            } else {
+                Expr::Array(items)
+            }
+        }
         _ => Expr::Lit(literal(p)),
     })
 }

@@ -12,9 +12,23 @@ use serde_json::Value;
 pub enum NativeFn {
     Compute(fn(&[Cow<Value>]) -> Value),
     Choose(fn(&[Cow<Value>]) -> Option<usize>),
+    /// A new value, or `None` when the first argument already is the result (a string
+    /// that is already trimmed or upper-case is passed on without a copy).
+    Transform(fn(&[Cow<Value>]) -> Option<Value>),
 }
 
-use NativeFn::{Choose, Compute};
+use NativeFn::{Choose, Compute, Transform};
+
+/// A string transformation that returns `None` when it changes nothing.
+fn transform(v: &Value, f: fn(&str) -> Cow<str>) -> Option<Value> {
+    match v {
+        Value::String(s) => match f(s) {
+            Cow::Borrowed(_) => None,
+            Cow::Owned(o) => Some(Value::String(o)),
+        },
+        other => Some(Value::String(f(&text(other)).into_owned())),
+    }
+}
 
 /// Every helper: name, minimum and maximum arity, implementation.
 const HELPERS: &[(&str, usize, usize, NativeFn)] = &[
@@ -22,19 +36,44 @@ const HELPERS: &[(&str, usize, usize, NativeFn)] = &[
         "lower",
         1,
         1,
-        Compute(|a| Value::String(text(&a[0]).to_lowercase())),
+        Transform(|a| {
+            transform(&a[0], |s| {
+                if s.chars().any(char::is_uppercase) {
+                    Cow::Owned(s.to_lowercase())
+                } else {
+                    Cow::Borrowed(s)
+                }
+            })
+        }),
     ),
     (
         "upper",
         1,
         1,
-        Compute(|a| Value::String(text(&a[0]).to_uppercase())),
+        Transform(|a| {
+            transform(&a[0], |s| {
+                if s.chars().any(char::is_lowercase) {
+                    Cow::Owned(s.to_uppercase())
+                } else {
+                    Cow::Borrowed(s)
+                }
+            })
+        }),
     ),
     (
         "trim",
         1,
         1,
-        Compute(|a| Value::String(text(&a[0]).trim().to_string())),
+        Transform(|a| {
+            transform(&a[0], |s| {
+                let t = s.trim();
+                if t.len() == s.len() {
+                    Cow::Borrowed(s)
+                } else {
+                    Cow::Owned(t.to_string())
+                }
+            })
+        }),
     ),
     (
         "first_set",
@@ -255,6 +294,11 @@ impl NativeFn {
             Choose(f) => match f(&args) {
                 Some(i) if i < args.len() => args.swap_remove(i),
                 _ => Cow::Owned(Value::Null),
+            },
+            Transform(f) => match f(&args) {
+                Some(v) => Cow::Owned(v),
+                None if !args.is_empty() => args.swap_remove(0),
+                None => Cow::Owned(Value::Null),
             },
         }
     }
