@@ -79,6 +79,12 @@ fn is_model_token(token: &str) -> bool {
         && token.bytes().any(|b| b.is_ascii_digit())
 }
 
+/// Whether `name` is already canonical (`normalize_gpu_name(name) == name`), checked
+/// without allocating: the common case in selection.
+pub fn is_normalized(name: &str) -> bool {
+    is_model_token(name) && !name.starts_with("INSTINCT")
+}
+
 /// Canonical GPU name used for every GPU comparison, so `mi300x`, `Instinct-MI300X`
 /// and `MI300X (rev 2)` all compare equal.
 pub fn normalize_gpu_name(name: &str) -> String {
@@ -270,5 +276,17 @@ mod tests {
             .collect();
         assert_eq!(inv, expected);
         assert!(inventory(std::iter::empty()).is_empty());
+    }
+
+    #[test]
+    fn canonical_names_are_recognised_without_normalising() {
+        // a sufficient test: whatever it accepts normalises to itself
+        for name in ["MI300X", "MI325X", "RX7900", "V620"] {
+            assert!(is_normalized(name), "{name}");
+            assert_eq!(normalize_gpu_name(name), name);
+        }
+        for name in ["mi300x", "INSTINCTMI300X", "MI300X ", "", "AMD-XYZ", "AMD"] {
+            assert!(!is_normalized(name), "{name:?}");
+        }
     }
 }

@@ -117,7 +117,10 @@ const HELPERS: &[(&str, usize, usize, NativeFn)] = &[
         "normalize_gpu",
         1,
         1,
-        Compute(|a| Value::String(crate::gpu::normalize_gpu_name(&text(&a[0])))),
+        Transform(|a| match &*a[0] {
+            Value::String(s) if crate::gpu::is_normalized(s) => None,
+            other => Some(Value::String(crate::gpu::normalize_gpu_name(&text(other)))),
+        }),
     ),
     (
         "dns1123",
