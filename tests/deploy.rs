@@ -237,14 +237,19 @@ fn rbac_has_no_wildcards() {
 fn grants(role: &Value) -> BTreeSet<(String, String, String)> {
     let mut granted = BTreeSet::new();
     for rule in seq(role, &["rules"]) {
-        assert!(
-            at(rule, &["resourceNames"]).is_none(),
-            "no rule is limited to names"
-        );
+        // A rule limited to names grants `resource[name]`.
+        let names = strings(rule, &["resourceNames"]);
         for group in strings(rule, &["apiGroups"]) {
             for resource in strings(rule, &["resources"]) {
-                for verb in strings(rule, &["verbs"]) {
-                    granted.insert((group.clone(), resource.clone(), verb));
+                let targets: Vec<String> = if names.is_empty() {
+                    vec![resource.clone()]
+                } else {
+                    names.iter().map(|n| format!("{resource}[{n}]")).collect()
+                };
+                for target in targets {
+                    for verb in strings(rule, &["verbs"]) {
+                        granted.insert((group.clone(), target.clone(), verb));
+                    }
                 }
             }
         }
@@ -304,6 +309,19 @@ fn cluster_role_grants_what_the_operator_needs() {
     needed.push(("", "events".into(), READ));
     needed.push(("", "events".into(), &["create", "patch"]));
     needed.push(("events.k8s.io", "events".into(), &["create", "patch"]));
+    // The artifact controller's RoleBinding to AIM Engine's status-updater role
+    // (watched, never deleted: it has no owner), which needs `bind` on that one
+    // ClusterRole.
+    needed.push((
+        "rbac.authorization.k8s.io",
+        "rolebindings".into(),
+        &["get", "list", "watch", "create", "update", "patch"],
+    ));
+    needed.push((
+        "rbac.authorization.k8s.io",
+        "clusterroles[aim-engine-artifact-status-updater]".into(),
+        &["bind"],
+    ));
 
     let mut missing = Vec::new();
     let mut wanted = BTreeSet::new();

@@ -52,6 +52,14 @@ pub enum Command {
         /// Log format.
         #[arg(long, value_enum, default_value = "text")]
         log_format: crate::operator::LogFormat,
+        /// Where cluster-scoped work runs (discovery Jobs of cluster templates) and
+        /// cluster models' pull secrets live.
+        #[arg(long, default_value = "aim-system")]
+        operator_namespace: String,
+        /// Run only these controllers (kind or controller name, comma-separated or
+        /// repeated; default: all).
+        #[arg(long, value_delimiter = ',')]
+        controllers: Vec<String>,
     },
     /// Plan one reconcile round for every object in a cluster state read from YAML files
     /// and print what the operator would write.
@@ -158,6 +166,8 @@ pub fn run(cli: Cli) -> ExitCode {
             leader_election_namespace,
             lease_duration,
             log_format,
+            operator_namespace,
+            controllers,
         } => crate::operator::run(crate::operator::Options {
             rules,
             rules_configmap,
@@ -166,6 +176,8 @@ pub fn run(cli: Cli) -> ExitCode {
             leader_election_namespace,
             lease_duration_seconds: lease_duration,
             log_format,
+            settings: crate::plan::Settings { operator_namespace },
+            controllers,
         }),
     }
 }

@@ -67,6 +67,17 @@ pub struct Cache {
     synced: watch::Receiver<bool>,
     readers: HashMap<&'static str, Store<DynamicObject>>,
     batches: broadcast::Sender<Batch>,
+    observe: futures::channel::mpsc::UnboundedSender<Observed>,
+}
+
+/// An observation (`observation.aimctl.dev/v1`: PodLog, RegistryListing, ...) the
+/// operator produced, folded into the snapshot like a watched object: `value: None`
+/// withdraws it. `key` identifies it among observations of its kind.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub kind: &'static str,
+    pub key: Key,
+    pub value: Option<Value>,
 }
 
 impl Cache {
@@ -90,6 +101,11 @@ impl Cache {
         self.readers.get(kind).cloned()
     }
 
+    /// Adds, replaces or withdraws an observation; it is published with the next batch.
+    pub fn observe(&self, observed: Observed) {
+        let _ = self.observe.unbounded_send(observed);
+    }
+
     /// Batches published from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Batch> {
         self.batches.subscribe()
@@ -105,7 +121,12 @@ struct Scope {
     synced: bool,
 }
 
-type Item = (usize, watcher::Result<Event<DynamicObject>>);
+// Items are moved once, from a stream into the fold: no point boxing watch events.
+#[allow(clippy::large_enum_variant)]
+enum Item {
+    Watch(usize, watcher::Result<Event<DynamicObject>>),
+    Observe(Observed),
+}
 
 /// Starts every watcher and the task that folds them into snapshots. `reconciled`
 /// names the kinds whose controllers need a kube-rs store.
@@ -133,7 +154,7 @@ pub fn start(
             streams.push(
                 watcher(api, watcher::Config::default())
                     .default_backoff()
-                    .map(move |e| (index, e))
+                    .map(move |e| Item::Watch(index, e))
                     .boxed(),
             );
             scopes.push(Scope {
@@ -156,11 +177,14 @@ pub fn start(
     }
     let (synced_tx, synced_rx) = watch::channel(false);
     let (batches, _) = broadcast::channel(256);
+    let (observe, observed) = futures::channel::mpsc::unbounded();
+    streams.push(observed.map(Item::Observe).boxed());
     let cache = Arc::new(Cache {
         snapshot: ArcSwap::from_pointee(Snapshot::default()),
         synced: synced_rx,
         readers,
         batches,
+        observe,
     });
     let folder = Folder {
         cache: cache.clone(),
@@ -169,6 +193,7 @@ pub fn start(
         synced: synced_tx,
         metrics,
         pending: vec![],
+        observed: HashMap::new(),
     };
     tokio::spawn(folder.run(streams));
     cache
@@ -189,13 +214,14 @@ struct Folder {
     synced: watch::Sender<bool>,
     metrics: Arc<Metrics>,
     pending: Vec<Change>,
+    observed: HashMap<(&'static str, Key), Arc<Value>>,
 }
 
 impl Folder {
     async fn run(mut self, mut streams: SelectAll<BoxStream<'static, Item>>) {
         let mut all_synced = false;
-        while let Some((index, event)) = streams.next().await {
-            self.handle(index, event);
+        while let Some(item) = streams.next().await {
+            self.handle(item);
             let started = Instant::now();
             loop {
                 let only_events = all_synced
@@ -212,7 +238,7 @@ impl Folder {
                     DEBOUNCE.min(left)
                 };
                 match tokio::time::timeout(wait, streams.next()).await {
-                    Ok(Some((index, event))) => self.handle(index, event),
+                    Ok(Some(item)) => self.handle(item),
                     Ok(None) | Err(_) => break,
                 }
             }
@@ -238,7 +264,11 @@ impl Folder {
         warn!("every watch stream ended");
     }
 
-    fn handle(&mut self, index: usize, event: watcher::Result<Event<DynamicObject>>) {
+    fn handle(&mut self, item: Item) {
+        let (index, event) = match item {
+            Item::Watch(index, event) => (index, event),
+            Item::Observe(o) => return self.handle_observed(o),
+        };
         let Some(scope) = self.scopes.get_mut(index) else {
             return;
         };
@@ -318,6 +348,33 @@ impl Folder {
         }
     }
 
+    fn handle_observed(&mut self, o: Observed) {
+        let slot = (o.kind, o.key);
+        let old = match o.value {
+            Some(v) => {
+                if self.observed.get(&slot).is_some_and(|old| **old == v) {
+                    return;
+                }
+                let new = Arc::new(v);
+                let old = self.observed.insert(slot, new.clone());
+                self.pending.push(Change {
+                    kind: o.kind,
+                    old,
+                    new: Some(new),
+                });
+                return;
+            }
+            None => self.observed.remove(&slot),
+        };
+        if old.is_some() {
+            self.pending.push(Change {
+                kind: o.kind,
+                old,
+                new: None,
+            });
+        }
+    }
+
     /// Rebuilds the snapshot, updates the controllers' stores, swaps the snapshot in
     /// and announces the batch — in that order.
     fn publish(&mut self, first: bool) {
@@ -326,6 +383,7 @@ impl Folder {
             .scopes
             .iter()
             .flat_map(|s| s.live.values())
+            .chain(self.observed.values())
             .map(|v| (**v).clone())
             .collect();
         let count = objects.len();

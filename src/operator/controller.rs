@@ -27,7 +27,7 @@ use super::kinds;
 use super::metrics::{ErrorLabels, Metrics};
 use super::triggers;
 use crate::naming;
-use crate::plan::Plan;
+use crate::plan::{Plan, Settings};
 use crate::rules::RulePack;
 use crate::snapshot::Snapshot;
 use crate::status::{self, Condition, ConditionSet, ConditionStatus, Level};
@@ -35,14 +35,19 @@ use crate::status::{self, Condition, ConditionSet, ConditionStatus, Level};
 /// The AIMService finalizer (service-reconcile.md §2).
 pub const SERVICE_FINALIZER: &str = "aim.eai.amd.com/template-cache-cleanup";
 
+/// The AIMTemplateCache finalizer (templates-models-caches.md §3.5).
+pub const CACHE_FINALIZER: &str = "aim.eai.amd.com/artifactcleanup";
+
 /// A pure planner for one object.
-pub type Planner = fn(&Snapshot, &RulePack, &Value, &str) -> Plan;
+pub type Planner = fn(&Snapshot, &RulePack, &Value, &str, &Settings) -> Plan;
 
 /// Cleanup a finalizer stands for, run before it is removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cleanup {
     /// Delete the service's template caches that are not Ready (§2).
     ServiceCaches,
+    /// Delete the cache's artifacts that are not Ready (templates-models-caches.md §3.5).
+    CacheArtifacts,
 }
 
 /// One reconciled kind.
@@ -57,17 +62,98 @@ pub struct Reconciled {
     /// Checks the object against its API type; a failure skips the object until it
     /// changes.
     pub validate: fn(&Value) -> Result<(), String>,
+    /// The plan lists every output each round, so an owned object of a planned kind
+    /// under another name was superseded and goes (AIMService). The supporting
+    /// planners list only what is missing and name their deletions (`Trace.deletes`).
+    pub prune_superseded: bool,
 }
 
 /// Every reconciled kind.
-pub const RECONCILED: &[Reconciled] = &[Reconciled {
-    kind: "AIMService",
-    controller: "service",
-    plan: crate::plan::service::plan,
-    finalizer: Some((SERVICE_FINALIZER, Cleanup::ServiceCaches)),
-    affected: triggers::services,
-    validate: spec_of::<crate::api::AIMServiceSpec>,
-}];
+pub const RECONCILED: &[Reconciled] = &[
+    Reconciled {
+        kind: "AIMService",
+        controller: "service",
+        plan: plan_service,
+        finalizer: Some((SERVICE_FINALIZER, Cleanup::ServiceCaches)),
+        affected: triggers::services,
+        validate: spec_of::<crate::api::AIMServiceSpec>,
+        prune_superseded: true,
+    },
+    Reconciled {
+        kind: "AIMModel",
+        controller: "model",
+        plan: crate::plan::model::plan,
+        finalizer: None,
+        affected: triggers::models,
+        validate: spec_of::<crate::api::AIMModelSpec>,
+        prune_superseded: false,
+    },
+    Reconciled {
+        kind: "AIMClusterModel",
+        controller: "cluster-model",
+        plan: crate::plan::model::plan,
+        finalizer: None,
+        affected: triggers::cluster_models,
+        validate: spec_of::<crate::api::AIMClusterModelSpec>,
+        prune_superseded: false,
+    },
+    Reconciled {
+        kind: "AIMServiceTemplate",
+        controller: "service-template",
+        plan: crate::plan::template::plan,
+        finalizer: None,
+        affected: triggers::templates,
+        validate: spec_of::<crate::api::AIMServiceTemplateSpec>,
+        prune_superseded: false,
+    },
+    Reconciled {
+        kind: "AIMClusterServiceTemplate",
+        controller: "cluster-service-template",
+        plan: crate::plan::template::plan,
+        finalizer: None,
+        affected: triggers::cluster_templates,
+        validate: spec_of::<crate::api::AIMClusterServiceTemplateSpec>,
+        prune_superseded: false,
+    },
+    Reconciled {
+        kind: "AIMTemplateCache",
+        controller: "template-cache",
+        plan: crate::plan::template_cache::plan,
+        finalizer: Some((CACHE_FINALIZER, Cleanup::CacheArtifacts)),
+        affected: triggers::template_caches,
+        validate: spec_of::<crate::api::AIMTemplateCacheSpec>,
+        prune_superseded: false,
+    },
+    Reconciled {
+        kind: "AIMArtifact",
+        controller: "artifact",
+        plan: crate::plan::artifact::plan,
+        finalizer: None,
+        affected: triggers::artifacts,
+        validate: spec_of::<crate::api::AIMArtifactSpec>,
+        prune_superseded: false,
+    },
+    Reconciled {
+        kind: "AIMClusterModelSource",
+        controller: "cluster-model-source",
+        plan: crate::plan::model_source::plan,
+        finalizer: None,
+        affected: triggers::model_sources,
+        validate: spec_of::<crate::api::AIMClusterModelSourceSpec>,
+        prune_superseded: false,
+    },
+];
+
+fn plan_service(snap: &Snapshot, pack: &RulePack, obj: &Value, now: &str, _: &Settings) -> Plan {
+    crate::plan::service::plan(snap, pack, obj, now)
+}
+
+/// The reconciled kind whose kind name or controller name is `name`.
+pub fn reconciled(name: &str) -> Option<&'static Reconciled> {
+    RECONCILED
+        .iter()
+        .find(|r| r.kind.eq_ignore_ascii_case(name) || r.controller == name)
+}
 
 fn spec_of<T: DeserializeOwned>(obj: &Value) -> Result<(), String> {
     let spec = obj.get("spec").cloned().unwrap_or(json!({}));
@@ -423,7 +509,7 @@ async fn reconcile_object(obj: &Value, ctx: &Context) -> Result<Action, Error> {
     let pack = ctx.shared.reloader.pack().load_full();
     let now = now();
     let t = Instant::now();
-    let plan = (entry.plan)(&snapshot, &pack, obj, &now);
+    let plan = (entry.plan)(&snapshot, &pack, obj, &now, &ctx.shared.settings);
     Metrics::observe(&ctx.shared.metrics.plan_duration, entry.kind, t.elapsed());
     for note in &plan.trace.notes {
         warn!(kind = entry.kind, object = %key_of(obj), note, "planner note");
@@ -446,7 +532,10 @@ async fn reconcile_object(obj: &Value, ctx: &Context) -> Result<Action, Error> {
         );
         failure = Some(e.into_error());
     }
-    let mut next = Action::await_change();
+    let mut next = match plan.trace.requeue_after {
+        Some(d) if !d.is_zero() => Action::requeue(d),
+        _ => Action::await_change(),
+    };
     if status.is_object() {
         match apply::write_status(&ctx.shared.client, &ctx.resource, obj, &status).await {
             Ok(apply::StatusWrite::Written) => ctx.shared.metrics.wrote("status", entry.kind),
@@ -552,13 +641,44 @@ async fn write_objects(
 ) -> Result<(), WriteStep> {
     let client = &ctx.shared.client;
     let metrics = &ctx.shared.metrics;
-    for victim in superseded(parent, &plan.objects, snapshot) {
+    let victims = if ctx.entry.prune_superseded {
+        superseded(parent, &plan.objects, snapshot)
+    } else {
+        vec![]
+    };
+    for victim in victims {
         let r = resolve(ctx, &victim).await.map_err(WriteStep::Delete)?;
         info!(object = %describe(&victim), owner = %key_of(parent), "deleting an owned object the plan no longer wants");
         apply::delete(client, &r, &victim)
             .await
             .map_err(|e| WriteStep::Delete(Error::write("delete", describe(&victim), e)))?;
         metrics.wrote("delete", s(&victim, "/kind"));
+    }
+    for victim in &plan.trace.deletes {
+        let live = snapshot
+            .get(
+                s(victim, "/kind"),
+                s(victim, "/namespace"),
+                s(victim, "/name"),
+            )
+            .map(|v| (**v).clone());
+        let r = resolve(ctx, victim).await.map_err(WriteStep::Delete)?;
+        let target = match live {
+            // Already going, or (for a watched kind) already gone: nothing to write.
+            Some(l) if l.pointer("/metadata/deletionTimestamp").is_some() => continue,
+            Some(l) => l,
+            None if r.watched => continue,
+            None => json!({
+                "apiVersion": victim["apiVersion"],
+                "kind": victim["kind"],
+                "metadata": {"namespace": s(victim, "/namespace"), "name": s(victim, "/name")},
+            }),
+        };
+        info!(object = %describe(&target), owner = %key_of(parent), "deleting what the plan deletes");
+        apply::delete(client, &r, &target)
+            .await
+            .map_err(|e| WriteStep::Delete(Error::write("delete", describe(&target), e)))?;
+        metrics.wrote("delete", s(victim, "/kind"));
     }
     let owned = |o: &Value| {
         o.pointer("/metadata/ownerReferences")
@@ -681,6 +801,27 @@ async fn finalize(
                         Ok(()) => ctx.shared.metrics.wrote("delete", "AIMTemplateCache"),
                         Err(kube::Error::Api(st)) if st.code == 403 => {}
                         Err(e) => return Err(Error::write("delete", describe(&cache), e)),
+                    }
+                }
+            }
+            Cleanup::CacheArtifacts => {
+                let name = s(obj, "/metadata/name");
+                let label = naming::label_value(name).unwrap_or_else(|_| name.to_string());
+                let victims: Vec<Value> = snapshot
+                    .list_in("AIMArtifact", ns)
+                    .filter(|a| {
+                        s(a, "/metadata/labels/aim.eai.amd.com~1template-cache.name") == label
+                    })
+                    .filter(|a| s(a, "/status/status") != "Ready")
+                    .filter(|a| a.pointer("/metadata/deletionTimestamp").is_none())
+                    .map(|a| (**a).clone())
+                    .collect();
+                for artifact in victims {
+                    let r = resolve(ctx, &artifact).await?;
+                    match apply::delete(&ctx.shared.client, &r, &artifact).await {
+                        Ok(()) => ctx.shared.metrics.wrote("delete", "AIMArtifact"),
+                        Err(kube::Error::Api(st)) if st.code == 403 => {}
+                        Err(e) => return Err(Error::write("delete", describe(&artifact), e)),
                     }
                 }
             }

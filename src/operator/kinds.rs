@@ -83,6 +83,16 @@ const OTHERS: &[Watched] = &[
         keep_managed_fields: true,
         optional: false,
     },
+    // The artifact controller's RoleBinding (templates-models-caches.md §4.1).
+    Watched {
+        group: "rbac.authorization.k8s.io",
+        version: "v1",
+        kind: "RoleBinding",
+        plural: "rolebindings",
+        namespaced: true,
+        keep_managed_fields: true,
+        optional: true,
+    },
     Watched {
         group: "autoscaling",
         version: "v2",

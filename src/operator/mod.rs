@@ -14,6 +14,7 @@ pub mod health;
 pub mod kinds;
 pub mod leader;
 pub mod metrics;
+pub mod observe;
 pub mod reload;
 pub mod triggers;
 
@@ -51,6 +52,10 @@ pub struct Options {
     pub leader_election_namespace: Option<String>,
     pub lease_duration_seconds: u64,
     pub log_format: LogFormat,
+    /// Settings of every planning round (the operator namespace).
+    pub settings: crate::plan::Settings,
+    /// Controllers to run (kind or controller name); empty: all.
+    pub controllers: Vec<String>,
 }
 
 /// Why the operator stopped.
@@ -79,6 +84,7 @@ pub struct Shared {
     pub resolver: apply::Resolver,
     /// This replica's name in the Lease and in Events.
     pub identity: String,
+    pub settings: crate::plan::Settings,
     leader: AtomicBool,
 }
 
@@ -198,7 +204,26 @@ async fn operate(options: Options) -> Result<(), Error> {
         .await
         .map_err(|e| Error::Bind(options.metrics_addr, e))?;
 
-    let reconciled: Vec<&'static str> = controller::RECONCILED.iter().map(|r| r.kind).collect();
+    let mut entries: Vec<&'static controller::Reconciled> = vec![];
+    for name in &options.controllers {
+        match controller::reconciled(name) {
+            Some(e) => entries.push(e),
+            None => {
+                return Err(Error::Usage(format!(
+                    "--controllers: no controller {name:?} (one of {})",
+                    controller::RECONCILED
+                        .iter()
+                        .map(|r| r.controller)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        }
+    }
+    if entries.is_empty() {
+        entries = controller::RECONCILED.iter().collect();
+    }
+    let reconciled: Vec<&'static str> = entries.iter().map(|r| r.kind).collect();
     let cache = cache::start(
         client.clone(),
         &options.namespaces,
@@ -213,6 +238,7 @@ async fn operate(options: Options) -> Result<(), Error> {
         metrics: metrics.clone(),
         resolver: apply::Resolver::default(),
         identity: identity.clone(),
+        settings: options.settings.clone(),
         leader: AtomicBool::new(false),
     });
     tokio::spawn(health::serve(listener, shared.clone(), shutdown.clone()));
@@ -269,12 +295,31 @@ async fn operate(options: Options) -> Result<(), Error> {
     // Controllers stop on SIGTERM or when leadership is lost.
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut controllers = tokio::task::JoinSet::new();
-    for entry in controller::RECONCILED {
+    for entry in entries.iter().copied() {
         controllers.spawn(controller::run(
             shared.clone(),
             entry,
             signalled(stop_rx.clone()),
         ));
+    }
+    // Observations the running planners read (pod logs, registry listings).
+    let observe_logs = reconciled.iter().any(|k| {
+        matches!(
+            *k,
+            "AIMServiceTemplate"
+                | "AIMClusterServiceTemplate"
+                | "AIMArtifact"
+                | "AIMModel"
+                | "AIMClusterModel"
+                | "AIMTemplateCache"
+        )
+    });
+    let mut observers = tokio::task::JoinSet::new();
+    if observe_logs {
+        observers.spawn(observe::pod_logs(shared.clone()));
+    }
+    if reconciled.contains(&"AIMClusterModelSource") {
+        observers.spawn(observe::registry_listings(shared.clone()));
     }
     let lost = async {
         match leadership.as_mut() {
@@ -288,6 +333,7 @@ async fn operate(options: Options) -> Result<(), Error> {
     };
     let _ = stop_tx.send(true);
     while controllers.join_next().await.is_some() {}
+    observers.abort_all();
     shared.set_leader(false);
     if let Some(l) = leadership {
         l.release().await;

@@ -165,6 +165,278 @@ fn service_change(after: &Snapshot, before: &Snapshot, change: &Change, out: &mu
     }
 }
 
+/// The owners of `kind` an object names (cluster-scoped owners have no namespace).
+fn owners_of(obj: &Value, kind: &str, cluster: bool, out: &mut BTreeSet<Key>) {
+    for r in obj
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if s(r, "/kind") == kind && s(r, "/apiVersion").starts_with("aim.eai.amd.com/") {
+            let ns = if cluster { "" } else { namespace(obj) };
+            out.insert((ns.to_string(), s(r, "/name").to_string()));
+        }
+    }
+}
+
+/// What every supporting controller reacts to: its own objects, the objects it owns
+/// (and, through their Job, the pods and pod logs of Jobs it owns).
+fn own_and_owned(
+    batch: &Batch,
+    change: &Change,
+    kind: &str,
+    cluster: bool,
+    out: &mut BTreeSet<Key>,
+) {
+    for obj in change.versions() {
+        if change.kind == kind {
+            out.insert(key(obj));
+            continue;
+        }
+        owners_of(obj, kind, cluster, out);
+        if matches!(change.kind, "Pod" | "PodLog") {
+            let pod = match change.kind {
+                "Pod" => Some(obj),
+                _ => None,
+            };
+            let (ns, pod_name) = (namespace(obj), name(obj));
+            let live = pod
+                .cloned()
+                .or_else(|| batch.after.get("Pod", ns, pod_name).map(|p| (**p).clone()))
+                .or_else(|| batch.before.get("Pod", ns, pod_name).map(|p| (**p).clone()));
+            let job = live
+                .as_ref()
+                .map(|p| s(p, "/metadata/labels/job-name").to_string())
+                .unwrap_or_default();
+            if job.is_empty() {
+                continue;
+            }
+            for snap in [&batch.after, &batch.before] {
+                if let Some(j) = snap.get("Job", ns, &job) {
+                    owners_of(j, kind, cluster, out);
+                }
+            }
+        }
+    }
+}
+
+fn runtime_config_matches(obj: &Value, config: &str) -> bool {
+    let wanted = match s(obj, "/spec/runtimeConfigName") {
+        "" => "default",
+        other => other,
+    };
+    wanted == config
+}
+
+/// Objects of `kind` reading a runtime config that changed: namespaced configs reach
+/// their namespace, cluster configs every namespace.
+fn runtime_config_readers(snap: &Snapshot, change: &Change, kind: &str, out: &mut BTreeSet<Key>) {
+    for obj in change.versions() {
+        let config = name(obj);
+        let hit = |o: &&std::sync::Arc<Value>| runtime_config_matches(o, config);
+        match change.kind {
+            "AIMRuntimeConfig" => snap
+                .list_in(kind, namespace(obj))
+                .filter(hit)
+                .for_each(|o| {
+                    out.insert(key(o));
+                }),
+            "AIMClusterRuntimeConfig" => snap.list(kind).filter(hit).for_each(|o| {
+                out.insert(key(o));
+            }),
+            _ => {}
+        }
+    }
+}
+
+/// AIMModels a batch affects.
+pub fn models(batch: &Batch, out: &mut BTreeSet<Key>) {
+    model_changes(batch, "AIMModel", out);
+}
+
+/// AIMClusterModels a batch affects.
+pub fn cluster_models(batch: &Batch, out: &mut BTreeSet<Key>) {
+    model_changes(batch, "AIMClusterModel", out);
+}
+
+fn model_changes(batch: &Batch, kind: &str, out: &mut BTreeSet<Key>) {
+    let cluster = kind == "AIMClusterModel";
+    let snap = &batch.after;
+    for change in batch.changes.iter() {
+        own_and_owned(batch, change, kind, cluster, out);
+        runtime_config_readers(snap, change, kind, out);
+        for obj in change.versions() {
+            match change.kind {
+                // the model's templates (its status follows theirs)
+                "AIMServiceTemplate" if !cluster => {
+                    let m = s(obj, "/spec/modelName");
+                    if snap.get(kind, namespace(obj), m).is_some() {
+                        out.insert((namespace(obj).to_string(), m.to_string()));
+                    }
+                }
+                "AIMClusterServiceTemplate" if cluster => {
+                    out.insert((String::new(), s(obj, "/spec/modelName").to_string()));
+                }
+                "ImageMetadata" => {
+                    for m in snap.models_with_image(s(obj, "/image")) {
+                        if s(m, "/kind") == kind {
+                            out.insert(key(m));
+                        }
+                    }
+                }
+                "Secret" if !cluster => {
+                    // pull secrets: models of the namespace naming it
+                    let secret = name(obj);
+                    snap.list_in(kind, namespace(obj))
+                        .filter(|m| m.to_string().contains(secret))
+                        .for_each(|m| {
+                            out.insert(key(m));
+                        });
+                }
+                _ => {}
+            }
+        }
+    }
+    out.retain(|(ns, n)| {
+        snap.get(kind, ns, n).is_some() || batch.before.get(kind, ns, n).is_some()
+    });
+}
+
+/// AIMServiceTemplates a batch affects.
+pub fn templates(batch: &Batch, out: &mut BTreeSet<Key>) {
+    template_changes(batch, "AIMServiceTemplate", out);
+}
+
+/// AIMClusterServiceTemplates a batch affects.
+pub fn cluster_templates(batch: &Batch, out: &mut BTreeSet<Key>) {
+    template_changes(batch, "AIMClusterServiceTemplate", out);
+}
+
+fn template_changes(batch: &Batch, kind: &str, out: &mut BTreeSet<Key>) {
+    let cluster = kind == "AIMClusterServiceTemplate";
+    let snap = &batch.after;
+    // GPU availability is part of a template's status.
+    if batch.before.gpu_inventory() != batch.after.gpu_inventory() {
+        snap.list(kind).for_each(|t| {
+            out.insert(key(t));
+        });
+    }
+    for change in batch.changes.iter() {
+        own_and_owned(batch, change, kind, cluster, out);
+        runtime_config_readers(snap, change, kind, out);
+        for obj in change.versions() {
+            match change.kind {
+                "AIMModel" if !cluster => {
+                    for t in snap.templates_for_model(namespace(obj), name(obj)) {
+                        if s(t, "/kind") == kind {
+                            out.insert(key(t));
+                        }
+                    }
+                }
+                "AIMClusterModel" => {
+                    snap.list(kind)
+                        .filter(|t| s(t, "/spec/modelName") == name(obj))
+                        .for_each(|t| {
+                            out.insert(key(t));
+                        });
+                }
+                "AIMTemplateCache" => {
+                    let t = s(obj, "/spec/templateName");
+                    let scope_cluster = s(obj, "/spec/templateScope") == "Cluster";
+                    if scope_cluster == cluster {
+                        let ns = if cluster { "" } else { namespace(obj) };
+                        out.insert((ns.to_string(), t.to_string()));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out.retain(|(ns, n)| {
+        snap.get(kind, ns, n).is_some() || batch.before.get(kind, ns, n).is_some()
+    });
+}
+
+/// AIMTemplateCaches a batch affects (§3.5 triggers).
+pub fn template_caches(batch: &Batch, out: &mut BTreeSet<Key>) {
+    let kind = "AIMTemplateCache";
+    let snap = &batch.after;
+    for change in batch.changes.iter() {
+        own_and_owned(batch, change, kind, false, out);
+        runtime_config_readers(snap, change, kind, out);
+        for obj in change.versions() {
+            match change.kind {
+                "AIMArtifact" => {
+                    let label = s(obj, "/metadata/labels/aim.eai.amd.com~1template-cache.name");
+                    if !label.is_empty() {
+                        snap.list_in(kind, namespace(obj))
+                            .filter(|c| {
+                                crate::naming::label_value(name(c)).is_ok_and(|v| v == label)
+                            })
+                            .for_each(|c| {
+                                out.insert(key(c));
+                            });
+                    }
+                }
+                "AIMServiceTemplate" | "AIMClusterServiceTemplate" => {
+                    let cluster = change.kind == "AIMClusterServiceTemplate";
+                    let hit = |c: &&std::sync::Arc<Value>| {
+                        s(c, "/spec/templateName") == name(obj)
+                            && (s(c, "/spec/templateScope") == "Cluster") == cluster
+                    };
+                    if cluster {
+                        snap.list(kind).filter(hit).for_each(|c| {
+                            out.insert(key(c));
+                        });
+                    } else {
+                        snap.list_in(kind, namespace(obj))
+                            .filter(hit)
+                            .for_each(|c| {
+                                out.insert(key(c));
+                            });
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// AIMArtifacts a batch affects.
+pub fn artifacts(batch: &Batch, out: &mut BTreeSet<Key>) {
+    let kind = "AIMArtifact";
+    for change in batch.changes.iter() {
+        own_and_owned(batch, change, kind, false, out);
+        runtime_config_readers(&batch.after, change, kind, out);
+        if change.kind == "PersistentVolumeClaim" || change.kind == "Job" {
+            // label fallback: an artifact's outputs carry its name
+            for obj in change.versions() {
+                let a = s(obj, "/metadata/labels/aim.eai.amd.com~1artifact.name");
+                if !a.is_empty() && batch.after.get(kind, namespace(obj), a).is_some() {
+                    out.insert((namespace(obj).to_string(), a.to_string()));
+                }
+            }
+        }
+    }
+}
+
+/// AIMClusterModelSources a batch affects.
+pub fn model_sources(batch: &Batch, out: &mut BTreeSet<Key>) {
+    let kind = "AIMClusterModelSource";
+    for change in batch.changes.iter() {
+        own_and_owned(batch, change, kind, true, out);
+        if change.kind == "RegistryListing" {
+            for obj in change.versions() {
+                let source = s(obj, "/metadata/labels/aimctl.dev~1source");
+                if !source.is_empty() {
+                    out.insert((String::new(), source.to_string()));
+                }
+            }
+        }
+    }
+}
+
 /// The services owning an InferenceService (looked up in either snapshot, so a
 /// deleted ISVC still maps).
 fn isvc_owners(after: &Snapshot, before: &Snapshot, ns: &str, isvc: &str, out: &mut BTreeSet<Key>) {
@@ -277,5 +549,55 @@ mod tests {
             vec![("Node", gpu)],
         );
         assert_eq!(affected(&changed), vec![("ns".into(), "a".into())]);
+    }
+
+    fn keys(f: fn(&Batch, &mut BTreeSet<Key>), b: &Batch) -> Vec<(String, String)> {
+        let mut out = BTreeSet::new();
+        f(b, &mut out);
+        out.into_iter().collect()
+    }
+
+    #[test]
+    fn an_owned_pod_log_replans_the_owner_of_its_job() {
+        let t = json!({"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMServiceTemplate",
+                       "metadata": {"namespace": "ns", "name": "t"}, "spec": {"modelName": "m"}});
+        let job = json!({"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"namespace": "ns", "name": "discover-t", "ownerReferences": [
+                {"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMServiceTemplate", "name": "t", "uid": "u", "controller": true}]}});
+        let pod = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"namespace": "ns", "name": "discover-t-x", "labels": {"job-name": "discover-t"}}});
+        let log = json!({"apiVersion": "observation.aimctl.dev/v1", "kind": "PodLog",
+            "metadata": {"namespace": "ns", "name": "discover-t-x"}, "container": "discovery", "text": "{}"});
+        let snap = vec![t, job.clone(), pod];
+        let b = batch(snap.clone(), snap.clone(), vec![("PodLog", log)]);
+        assert_eq!(keys(templates, &b), vec![("ns".into(), "t".into())]);
+        assert!(keys(artifacts, &b).is_empty());
+        let b = batch(snap.clone(), snap, vec![("Job", job)]);
+        assert_eq!(keys(templates, &b), vec![("ns".into(), "t".into())]);
+    }
+
+    #[test]
+    fn a_gpu_change_replans_templates_and_a_template_its_caches() {
+        let t = json!({"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMServiceTemplate",
+                       "metadata": {"namespace": "ns", "name": "t"}, "spec": {"modelName": "m"}});
+        let cache = json!({"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMTemplateCache",
+                       "metadata": {"namespace": "ns", "name": "c"},
+                       "spec": {"templateName": "t", "templateScope": "Namespace"}});
+        let gpu = json!({"apiVersion": "v1", "kind": "Node",
+                         "metadata": {"name": "n", "labels": {"amd.com/gpu.device-id": "74a1"}}});
+        let b = batch(
+            vec![t.clone(), cache.clone()],
+            vec![t.clone(), cache.clone(), gpu.clone()],
+            vec![("Node", gpu)],
+        );
+        assert_eq!(keys(templates, &b), vec![("ns".into(), "t".into())]);
+        let snap = vec![t.clone(), cache];
+        let b = batch(snap.clone(), snap, vec![("AIMServiceTemplate", t)]);
+        assert_eq!(keys(template_caches, &b), vec![("ns".into(), "c".into())]);
+        assert_eq!(
+            keys(models, &b),
+            Vec::<(String, String)>::new(),
+            "model m does not exist"
+        );
     }
 }

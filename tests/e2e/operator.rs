@@ -57,6 +57,13 @@ fn pack_data() -> serde_json::Map<String, Value> {
 
 impl Stand {
     fn new(hint: &str) -> Stand {
+        let stand = Stand::bare(hint);
+        stand.apply(&stand.fixtures());
+        stand
+    }
+
+    /// A namespace with the rule pack and nothing else.
+    fn bare(hint: &str) -> Stand {
         let cluster = Cluster::start();
         let ns = cluster.namespace(hint);
         let suffix = unique_suffix();
@@ -66,7 +73,6 @@ impl Stand {
             suffix,
         };
         stand.set_pack(pack_data());
-        stand.apply(&stand.fixtures());
         stand
     }
 
@@ -200,6 +206,9 @@ spec:
             self.ns.clone(),
             "--metrics-addr".into(),
             "127.0.0.1:0".into(),
+            // The supporting controllers' part is played by the test (statuses).
+            "--controllers".into(),
+            "service".into(),
         ]
     }
 
@@ -1165,4 +1174,251 @@ fn operator_fails_over_between_two_replicas() {
         killed.elapsed().as_secs_f64()
     );
     assert!(c.terminate().success());
+}
+
+// ---------------------------------------------------------------------------------
+// The supporting controllers
+// ---------------------------------------------------------------------------------
+
+/// `desired` holds in `live`: every field it sets has the same value there (lists
+/// element by element).
+fn subset(desired: &Value, live: &Value) -> bool {
+    match (desired, live) {
+        (Value::Object(d), Value::Object(l)) => d
+            .iter()
+            .all(|(k, v)| l.get(k).is_some_and(|lv| subset(v, lv))),
+        (Value::Array(d), Value::Array(l)) => {
+            d.len() == l.len() && d.iter().zip(l).all(|(a, b)| subset(a, b))
+        }
+        (d, l) => d == l,
+    }
+}
+
+impl Stand {
+    /// A GPU node, a model with its metadata in the spec, a template with inline
+    /// sources and caching (→ cache → artifact → PVC + download Job) and one without
+    /// (→ discovery Job).
+    fn chain_fixtures(&self) -> String {
+        let (ns, sfx) = (&self.ns, &self.suffix);
+        format!(
+            r#"
+apiVersion: v1
+kind: Node
+metadata: {{name: e2e-{sfx}-a, labels: {{amd.com/gpu.device-id: "74a1"}}}}
+---
+apiVersion: aim.eai.amd.com/v1alpha1
+kind: AIMModel
+metadata: {{name: qwen, namespace: {ns}}}
+spec:
+  image: "amdenterpriseai/aim-qwen-qwen3-32b:0.8.5"
+  imageMetadata:
+    model: {{canonicalName: Qwen/Qwen3-32B}}
+---
+apiVersion: aim.eai.amd.com/v1alpha1
+kind: AIMServiceTemplate
+metadata: {{name: qwen-inline, namespace: {ns}}}
+spec:
+  modelName: qwen
+  metric: latency
+  precision: fp8
+  hardware: {{gpu: {{requests: 1, model: MI300X}}}}
+  caching: {{enabled: true}}
+  modelSources:
+  - {{modelId: Qwen/Qwen3-32B, sourceUri: "hf://Qwen/Qwen3-32B", size: 70Gi}}
+---
+apiVersion: aim.eai.amd.com/v1alpha1
+kind: AIMServiceTemplate
+metadata: {{name: qwen-disc, namespace: {ns}}}
+spec:
+  modelName: qwen
+  metric: throughput
+  precision: fp8
+  hardware: {{gpu: {{requests: 1, model: MI300X}}}}
+"#
+        )
+    }
+
+    /// The operator with every controller.
+    fn start_all_controllers(&self) -> Operator {
+        let args: Vec<String> = self
+            .operator_args()
+            .into_iter()
+            .take_while(|a| a != "--controllers")
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Operator::new(self.cluster.spawn_aimctl(&args))
+    }
+}
+
+/// Model + templates → the template, cache and artifact controllers plan the chain:
+/// the discovery Job, the template cache, the artifact, its PVC and download Job —
+/// the same objects `aimctl dry-run` plans for the same state; 10 idle seconds cost
+/// no writes. (The emulator serves no pod logs: `PodLog` observations are covered by
+/// unit tests.)
+#[test]
+fn operator_plans_the_template_cache_chain_like_dry_run() {
+    let stand = Stand::bare("op-chain");
+    let emulator = stand.emulator();
+    let mut op = stand.start_all_controllers();
+    let applied = Instant::now();
+    stand.apply(&stand.chain_fixtures());
+
+    let jobs = eventually(CONVERGE, "a discovery Job and a download Job", || {
+        let jobs = stand.items("jobs.batch");
+        let discovery = jobs
+            .iter()
+            .any(|j| s(j, "/metadata/name").starts_with("discover-qwen-disc-"));
+        let download = jobs
+            .iter()
+            .any(|j| s(j, "/metadata/name").contains("-download-"));
+        (discovery && download).then_some(jobs)
+    });
+    eprintln!(
+        "e2e: templates applied → discovery and download Jobs in {:.2}s",
+        applied.elapsed().as_secs_f64()
+    );
+    let caches = stand.items("aimtemplatecaches.aim.eai.amd.com");
+    assert_eq!(caches.len(), 1, "{caches:#?}");
+    let cache = &caches[0];
+    assert_eq!(s(cache, "/spec/templateName"), "qwen-inline");
+    assert_eq!(
+        cache["metadata"]["finalizers"],
+        json!(["aim.eai.amd.com/artifactcleanup"]),
+        "the cache controller's finalizer"
+    );
+    let artifacts = stand.items("aimartifacts.aim.eai.amd.com");
+    assert_eq!(artifacts.len(), 1, "{artifacts:#?}");
+    let pvcs = stand.items("persistentvolumeclaims");
+    assert_eq!(pvcs.len(), 1, "{pvcs:#?}");
+    assert_eq!(
+        pvcs[0]["metadata"]["ownerReferences"][0]["uid"],
+        artifacts[0]["metadata"]["uid"]
+    );
+
+    // Steady state first, so that the dry-run sees what the operator saw.
+    std::thread::sleep(Duration::from_secs(2));
+    emulator.reset_stats();
+    std::thread::sleep(Duration::from_secs(10));
+    let stats = emulator.stats();
+    eprintln!(
+        "e2e: chain writes during 10 idle seconds: {}",
+        stats["writes"]
+    );
+    assert!(
+        writes_by_resource(&stats).is_empty(),
+        "writes during an idle window: {:#}",
+        stats["writes"]
+    );
+
+    // The operator applied exactly what `aimctl dry-run` plans for the same state.
+    let dump = stand.cluster.scratch_dir().join("chain.json");
+    let mut list = stand
+        .cluster
+        .kubectl(&[
+            "get",
+            "aimmodels,aimservicetemplates,aimtemplatecaches,aimartifacts,jobs,persistentvolumeclaims,pods,rolebindings",
+            "-n",
+            &stand.ns,
+            "-o",
+            "json",
+        ])
+        .ok()
+        .json();
+    let nodes = stand
+        .cluster
+        .kubectl(&["get", "nodes", "-o", "json"])
+        .ok()
+        .json();
+    if let (Some(items), Some(more)) = (list["items"].as_array_mut(), nodes["items"].as_array()) {
+        items.extend(more.iter().cloned());
+    }
+    let live: Vec<Value> = list["items"].as_array().cloned().unwrap_or_default();
+    // A planner writes an output in the round it is missing: dry-run the live state
+    // without the outputs to see what it plans for them.
+    let plan_without = |kinds: &[&str]| -> Vec<Value> {
+        let state: Vec<&Value> = live
+            .iter()
+            .filter(|o| !kinds.contains(&s(o, "/kind")))
+            .collect();
+        std::fs::write(
+            &dump,
+            json!({"apiVersion": "v1", "kind": "List", "items": state}).to_string(),
+        )
+        .expect("a state file");
+        let out = Command::new(env!("CARGO_BIN_EXE_aimctl"))
+            .args(["dry-run", "-o", "json", "-f"])
+            .arg(&dump)
+            .output()
+            .expect("dry-run runs");
+        assert!(
+            out.status.success(),
+            "dry-run failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("dry-run JSON")
+    };
+    let mut planned = plan_without(&["Job", "PersistentVolumeClaim"]);
+    planned.extend(plan_without(&["Job"]));
+    planned.extend(plan_without(&["AIMArtifact", "AIMTemplateCache"]));
+    let mut compared = vec![];
+    for p in planned.iter().filter(|p| {
+        matches!(
+            s(p, "/kind"),
+            "Job" | "PersistentVolumeClaim" | "AIMTemplateCache" | "AIMArtifact"
+        )
+    }) {
+        let (kind, name) = (s(p, "/kind"), s(p, "/metadata/name"));
+        let l = live
+            .iter()
+            .find(|l| s(l, "/kind") == kind && s(l, "/metadata/name") == name)
+            .unwrap_or_else(|| panic!("dry-run plans {kind} {name}, the cluster lacks it"));
+        assert!(
+            subset(&p["spec"], &l["spec"]),
+            "live {kind} {name} ≠ dry-run:\nplanned {:#}\nlive {:#}",
+            p["spec"],
+            l["spec"]
+        );
+        assert!(subset(&p["metadata"]["labels"], &l["metadata"]["labels"]));
+        compared.push(format!("{kind}/{name}"));
+    }
+    for (kind, prefix) in [
+        ("Job", "discover-qwen-disc-"),
+        ("Job", "hf-"),
+        ("PersistentVolumeClaim", "hf-"),
+        ("AIMTemplateCache", "qwen-inline"),
+        ("AIMArtifact", "hf-"),
+    ] {
+        assert!(
+            compared
+                .iter()
+                .any(|c| c.starts_with(&format!("{kind}/{prefix}"))),
+            "dry-run and the cluster agree on no {kind} {prefix}*: {compared:?}\n{jobs:#?}"
+        );
+    }
+    // Controller Events come from the per-kind controllers.
+    let events = stand.items("events.events.k8s.io");
+    assert!(
+        events
+            .iter()
+            .any(|e| s(e, "/reportingController") == "aim-service-template-controller"),
+        "no Event from the template controller: {events:#?}"
+    );
+
+    let metrics = op.metrics();
+    for kind in [
+        "AIMServiceTemplate",
+        "AIMTemplateCache",
+        "AIMArtifact",
+        "AIMModel",
+    ] {
+        assert!(
+            sample(
+                &metrics,
+                &format!("aimctl_reconciles_total{{kind=\"{kind}\"}}")
+            )
+            .unwrap_or(0.0)
+                >= 1.0,
+            "{kind}: {metrics}"
+        );
+    }
 }
