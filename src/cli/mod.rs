@@ -150,7 +150,10 @@ pub fn run(cli: Cli) -> ExitCode {
             json: output == OutputFormat::Json,
             explain,
             now,
-            settings: crate::plan::Settings { operator_namespace },
+            settings: crate::plan::Settings {
+                operator_namespace,
+                ..Default::default()
+            },
         }),
         Command::Lint {
             rules,
@@ -176,7 +179,10 @@ pub fn run(cli: Cli) -> ExitCode {
             leader_election_namespace,
             lease_duration_seconds: lease_duration,
             log_format,
-            settings: crate::plan::Settings { operator_namespace },
+            settings: crate::plan::Settings {
+                operator_namespace,
+                ..Default::default()
+            },
             controllers,
         }),
     }

@@ -144,8 +144,14 @@ pub const RECONCILED: &[Reconciled] = &[
     },
 ];
 
-fn plan_service(snap: &Snapshot, pack: &RulePack, obj: &Value, now: &str, _: &Settings) -> Plan {
-    crate::plan::service::plan(snap, pack, obj, now)
+fn plan_service(
+    snap: &Snapshot,
+    pack: &RulePack,
+    obj: &Value,
+    now: &str,
+    settings: &Settings,
+) -> Plan {
+    crate::plan::service::plan_with(snap, pack, obj, now, settings)
 }
 
 /// The reconciled kind whose kind name or controller name is `name`.
@@ -229,6 +235,8 @@ pub struct Context {
     pending: Mutex<HashSet<String>>,
     /// resourceVersions of objects already reported as invalid.
     reported_invalid: Mutex<HashMap<String, String>>,
+    /// The rule-pack digest each object was last planned with.
+    planned_with: Mutex<HashMap<String, String>>,
 }
 
 fn s<'a>(v: &'a Value, pointer: &str) -> &'a str {
@@ -297,6 +305,7 @@ pub async fn run(
         failures: Mutex::new(HashMap::new()),
         pending: Mutex::new(HashSet::new()),
         reported_invalid: Mutex::new(HashMap::new()),
+        planned_with: Mutex::new(HashMap::new()),
     });
 
     // Batches from the cache → the objects they affect.
@@ -509,7 +518,19 @@ async fn reconcile_object(obj: &Value, ctx: &Context) -> Result<Action, Error> {
     let pack = ctx.shared.reloader.pack().load_full();
     let now = now();
     let t = Instant::now();
-    let plan = (entry.plan)(&snapshot, &pack, obj, &now, &ctx.shared.settings);
+    // the first plan of an object under a new rule pack chooses afresh (a retuned pack
+    // moves running services); once that plan is written, later plans keep it
+    let key = key_of(obj);
+    let reselect = ctx
+        .planned_with
+        .lock()
+        .map(|m| m.get(&key).is_some_and(|d| *d != pack.digest))
+        .unwrap_or(false);
+    let settings = Settings {
+        reselect,
+        ..ctx.shared.settings.clone()
+    };
+    let plan = (entry.plan)(&snapshot, &pack, obj, &now, &settings);
     Metrics::observe(&ctx.shared.metrics.plan_duration, entry.kind, t.elapsed());
     for note in &plan.trace.notes {
         warn!(kind = entry.kind, object = %key_of(obj), note, "planner note");
@@ -536,13 +557,17 @@ async fn reconcile_object(obj: &Value, ctx: &Context) -> Result<Action, Error> {
         Some(d) if !d.is_zero() => Action::requeue(d),
         _ => Action::await_change(),
     };
+    let mut settled = true;
     if status.is_object() {
         match apply::write_status(&ctx.shared.client, &ctx.resource, obj, &status).await {
             Ok(apply::StatusWrite::Written) => ctx.shared.metrics.wrote("status", entry.kind),
             Ok(apply::StatusWrite::Unchanged) => {}
             // Normally the watch brings the newer object right away; the requeue
             // covers a conflict without one.
-            Ok(apply::StatusWrite::Conflict) => next = Action::requeue(Duration::from_secs(1)),
+            Ok(apply::StatusWrite::Conflict) => {
+                settled = false;
+                next = Action::requeue(Duration::from_secs(1))
+            }
             Err(e) => {
                 failure.get_or_insert(Error::write("write status of", key_of(obj), e));
             }
@@ -561,7 +586,12 @@ async fn reconcile_object(obj: &Value, ctx: &Context) -> Result<Action, Error> {
     publish(obj, ctx, &events).await;
     match failure {
         Some(e) => Err(e),
-        None => Ok(next),
+        None => {
+            if settled && let Ok(mut m) = ctx.planned_with.lock() {
+                m.insert(key, pack.digest.clone());
+            }
+            Ok(next)
+        }
     }
 }
 

@@ -64,12 +64,18 @@ pub struct Settings {
     /// Where cluster-scoped work runs (discovery Jobs of cluster templates) and where
     /// cluster models' pull secrets live (cli.md `--operator-namespace`).
     pub operator_namespace: String,
+    /// Choose templates afresh, ignoring the services' previous resolutions: the
+    /// operator sets it for the first plan of each service under a new rule pack, so
+    /// that a retuned pack moves running services (service-reconcile.md §6.1 keeps a
+    /// resolution sticky otherwise).
+    pub reselect: bool,
 }
 
 impl Default for Settings {
     fn default() -> Self {
         Settings {
             operator_namespace: "aim-system".into(),
+            reselect: false,
         }
     }
 }
@@ -154,7 +160,7 @@ pub fn plan_object(
 ) -> Option<Plan> {
     let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("");
     Some(match kind {
-        "AIMService" => service::plan(snap, pack, obj, now),
+        "AIMService" => service::plan_with(snap, pack, obj, now, settings),
         "AIMModel" | "AIMClusterModel" => model::plan(snap, pack, obj, now, settings),
         "AIMServiceTemplate" | "AIMClusterServiceTemplate" => {
             template::plan(snap, pack, obj, now, settings)

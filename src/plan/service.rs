@@ -43,6 +43,29 @@ fn resolved(obj: &Value) -> Value {
 
 /// Plans one AIMService against the snapshot.
 pub fn plan(snap: &Snapshot, pack: &RulePack, svc: &Value, now: &str) -> Plan {
+    plan_with(snap, pack, svc, now, &super::Settings::default())
+}
+
+/// [`plan`] with round settings: with `reselect`, the previously resolved template
+/// is forgotten and the pack's selection runs again.
+pub fn plan_with(
+    snap: &Snapshot,
+    pack: &RulePack,
+    svc: &Value,
+    now: &str,
+    settings: &super::Settings,
+) -> Plan {
+    let forgotten;
+    let svc = if settings.reselect && at(svc, "/status/resolvedTemplate").is_some() {
+        let mut copy = svc.clone();
+        if let Some(st) = copy.get_mut("status").and_then(Value::as_object_mut) {
+            st.remove("resolvedTemplate");
+        }
+        forgotten = copy;
+        &forgotten
+    } else {
+        svc
+    };
     let mut trace = Trace::default();
     let started = Instant::now();
     let ctx = context(snap, pack, svc, now, &mut trace);

@@ -1,0 +1,53 @@
+//! The planner as a library: a previous template resolution is sticky unless the
+//! round asks to choose afresh (what the operator does under a new rule pack).
+
+use aimctl::plan::{Settings, service};
+use aimctl::rules::RulePack;
+use aimctl::snapshot::Snapshot;
+use serde_json::{Value, json};
+
+fn template(name: &str, gpu: &str) -> Value {
+    json!({"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMServiceTemplate",
+        "metadata": {"name": name, "namespace": "team", "uid": format!("uid-{name}")},
+        "spec": {"modelName": "m", "hardware": {"gpu": {"requests": 1, "model": gpu}}},
+        "status": {"status": "Ready", "profile": {"metadata": {"gpu": gpu, "metric": "latency", "precision": "fp8", "type": "optimized"}}}})
+}
+
+#[test]
+fn reselect_ignores_the_sticky_resolution() {
+    let svc = json!({"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMService",
+        "metadata": {"name": "s", "namespace": "team", "uid": "uid-s"},
+        "spec": {"model": {"name": "m"}},
+        "status": {"resolvedTemplate": {"name": "on-mi300x", "namespace": "team", "scope": "Namespace"}}});
+    let snap = Snapshot::new(vec![
+        json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "a", "labels": {"amd.com/gpu.device-id": "74a1"}}}),
+        json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "b", "labels": {"amd.com/gpu.device-id": "74a5"}}}),
+        json!({"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMModel",
+            "metadata": {"name": "m", "namespace": "team", "uid": "uid-m"}, "spec": {"image": "x/m:1"}, "status": {"status": "Ready"}}),
+        template("on-mi300x", "MI300X"),
+        template("on-mi325x", "MI325X"),
+        svc.clone(),
+    ]);
+    let pack = RulePack::builtin().unwrap();
+    let chosen = |settings: &Settings| {
+        let plan = service::plan_with(&snap, &pack, &svc, "2026-01-01T00:00:00Z", settings);
+        plan.object["status"]["resolvedTemplate"]["name"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        chosen(&Settings::default()),
+        "on-mi300x",
+        "a Ready resolution is kept"
+    );
+    let fresh = Settings {
+        reselect: true,
+        ..Settings::default()
+    };
+    assert_eq!(
+        chosen(&fresh),
+        "on-mi325x",
+        "choosing afresh follows the GPU tier list"
+    );
+}
