@@ -487,6 +487,266 @@ impl HttpsRegistry {
     }
 }
 
+/// The manifest media types asked for when reading an image.
+const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, \
+application/vnd.oci.image.manifest.v1+json, \
+application/vnd.docker.distribution.manifest.list.v2+json, \
+application/vnd.docker.distribution.manifest.v2+json";
+
+/// An image reference resolved for the registry API.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageReference {
+    /// `docker.io` for Docker Hub.
+    pub registry: String,
+    /// With `library/` for single-name Docker Hub repositories.
+    pub repository: String,
+    /// A tag (`latest` by default) or a digest.
+    pub reference: String,
+}
+
+/// Resolves an image reference as written (naming.rs `parse_image` rules for the
+/// registry part: the first segment is a registry when it has a `.` or `:` or is
+/// `localhost`; otherwise Docker Hub).
+pub fn parse_reference(image: &str) -> Result<ImageReference, RegistryError> {
+    let image = image.trim();
+    let bad = |why: &str| {
+        RegistryError::Unsupported(format!("invalid image reference \"{image}\": {why}"))
+    };
+    if image.is_empty() {
+        return Err(bad("empty"));
+    }
+    let (registry, rest) = match image.split_once('/') {
+        Some((first, rest))
+            if !first.is_empty()
+                && (first.contains('.') || first.contains(':') || first == "localhost") =>
+        {
+            (first.to_string(), rest)
+        }
+        _ => (DOCKER_HUB.to_string(), image),
+    };
+    let registry = if registry == "index.docker.io" || registry == "registry-1.docker.io" {
+        DOCKER_HUB.to_string()
+    } else {
+        registry
+    };
+    let (repository, reference) = if let Some((repo, digest)) = rest.split_once('@') {
+        // a tag before the digest is ignored
+        let repo = match repo.rfind(':') {
+            Some(i) if !repo[i..].contains('/') => &repo[..i],
+            _ => repo,
+        };
+        if !digest.contains(':') {
+            return Err(bad("digest without algorithm"));
+        }
+        (repo.to_string(), digest.to_string())
+    } else {
+        match rest.rfind(':') {
+            Some(i) if !rest[i..].contains('/') => {
+                (rest[..i].to_string(), rest[i + 1..].to_string())
+            }
+            _ => (rest.to_string(), "latest".to_string()),
+        }
+    };
+    if repository.is_empty() || reference.is_empty() {
+        return Err(bad("empty repository or tag"));
+    }
+    let repository = if registry == DOCKER_HUB && !repository.contains('/') {
+        format!("library/{repository}")
+    } else {
+        repository
+    };
+    Ok(ImageReference {
+        registry,
+        repository,
+        reference,
+    })
+}
+
+/// What an image's config says about it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ImageLabels {
+    pub labels: BTreeMap<String, String>,
+    /// The manifest's `Docker-Content-Digest` (of the index when the tag names one).
+    pub digest: Option<String>,
+}
+
+/// The `ImageMetadata` observation (cli.md) of a fetch: `labels` and `digest`, or `error`.
+pub fn image_metadata_observation(
+    image: &str,
+    result: &Result<ImageLabels, RegistryError>,
+) -> Value {
+    let mut obs = json!({
+        "apiVersion": "observation.aimctl.dev/v1",
+        "kind": "ImageMetadata",
+        "image": image,
+    });
+    match result {
+        Ok(l) => {
+            obs["labels"] = json!(l.labels);
+            if let Some(d) = &l.digest {
+                obs["digest"] = json!(d);
+            }
+        }
+        Err(e) => obs["error"] = json!(e.to_string()),
+    }
+    obs
+}
+
+impl HttpsRegistry {
+    /// GET a registry URL: answers an auth challenge once (keeping the answer in
+    /// `auth` for later requests) and follows redirects (blob storage), sending the
+    /// registry's authorization only to the registry itself.
+    async fn registry_get(
+        &self,
+        registry: &str,
+        url: &str,
+        accept: &str,
+        auth: &mut Option<String>,
+    ) -> Result<(String, Response), RegistryError> {
+        let base = self.base(registry);
+        let mut url = url.to_string();
+        let mut challenged = false;
+        for _ in 0..10 {
+            let own = url.starts_with(&base);
+            let sent = if own { auth.clone() } else { None };
+            let resp = self.get(&url, sent.as_deref(), accept).await?;
+            if resp.status == 401 && own && !challenged {
+                challenged = true;
+                let challenge = resp
+                    .headers
+                    .get("www-authenticate")
+                    .and_then(|h| h.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                *auth = if challenge.to_ascii_lowercase().starts_with("bearer") {
+                    Some(format!(
+                        "Bearer {}",
+                        self.token(registry, &challenge).await?
+                    ))
+                } else {
+                    self.basic(registry)
+                };
+                if auth.is_some() {
+                    continue;
+                }
+            }
+            if matches!(resp.status, 301 | 302 | 303 | 307 | 308)
+                && let Some(location) = resp.headers.get("location").and_then(|h| h.to_str().ok())
+            {
+                url = if location.starts_with("http") {
+                    location.to_string()
+                } else {
+                    format!("{base}{location}")
+                };
+                continue;
+            }
+            return Ok((url, resp));
+        }
+        Err(RegistryError::Transport {
+            url,
+            message: "too many redirects".into(),
+        })
+    }
+
+    async fn registry_json(
+        &self,
+        registry: &str,
+        url: &str,
+        accept: &str,
+        auth: &mut Option<String>,
+    ) -> Result<(Value, Option<String>), RegistryError> {
+        let (url, resp) = self.registry_get(registry, url, accept, auth).await?;
+        if resp.status != 200 {
+            return Err(status_error(&url, &resp));
+        }
+        let digest = resp
+            .headers
+            .get("docker-content-digest")
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_string);
+        let v = serde_json::from_slice(&resp.body).map_err(|e| RegistryError::Decode {
+            url,
+            message: e.to_string(),
+        })?;
+        Ok((v, digest))
+    }
+
+    /// The labels of an image's config (`config.Labels`) and its manifest digest: the
+    /// manifest (for an index or manifest list, the linux/amd64 entry or the first),
+    /// then the config blob.
+    pub async fn image_labels(&self, image: &str) -> Result<ImageLabels, RegistryError> {
+        let r = parse_reference(image)?;
+        let base = self.base(&r.registry);
+        let manifest_url =
+            |reference: &str| format!("{base}/v2/{}/manifests/{reference}", r.repository);
+        let mut auth = None;
+        let (mut manifest, digest) = self
+            .registry_json(
+                &r.registry,
+                &manifest_url(&r.reference),
+                MANIFEST_ACCEPT,
+                &mut auth,
+            )
+            .await?;
+        let digest = digest.or_else(|| r.reference.contains(':').then(|| r.reference.clone()));
+        if let Some(entries) = manifest.get("manifests").and_then(Value::as_array) {
+            let platform = |m: &&Value| {
+                s_at(m, "/platform/os") == "linux" && s_at(m, "/platform/architecture") == "amd64"
+            };
+            let chosen = entries
+                .iter()
+                .find(platform)
+                .or_else(|| entries.first())
+                .ok_or_else(|| {
+                    RegistryError::Unsupported(format!("image \"{image}\": empty manifest list"))
+                })?;
+            let child = s_at(chosen, "/digest").to_string();
+            manifest = self
+                .registry_json(
+                    &r.registry,
+                    &manifest_url(&child),
+                    MANIFEST_ACCEPT,
+                    &mut auth,
+                )
+                .await?
+                .0;
+        }
+        let config = s_at(&manifest, "/config/digest").to_string();
+        if config.is_empty() {
+            return Err(RegistryError::Unsupported(format!(
+                "image \"{image}\": manifest has no config (schema {})",
+                manifest
+                    .get("schemaVersion")
+                    .map(Value::to_string)
+                    .unwrap_or_default()
+            )));
+        }
+        let blob = format!("{base}/v2/{}/blobs/{config}", r.repository);
+        let (config, _) = self
+            .registry_json(&r.registry, &blob, "application/json, */*", &mut auth)
+            .await?;
+        let labels = config
+            .pointer("/config/Labels")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            v.as_str().map_or_else(|| v.to_string(), str::to_string),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(ImageLabels { labels, digest })
+    }
+}
+
+fn s_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
+    v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+}
+
 impl RegistryLister for HttpsRegistry {
     async fn tags(&self, registry: &str, repository: &str) -> Result<Vec<String>, RegistryError> {
         let repo = if registry == DOCKER_HUB && !repository.contains('/') {
@@ -599,7 +859,7 @@ fn next_link(headers: &hyper::HeaderMap) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Mutex;
+    use std::sync::{Arc, Mutex};
 
     struct Fake {
         repos: HashMap<String, Vec<String>>,
@@ -802,6 +1062,149 @@ mod tests {
             let tags = lister.tags(&host, "org/llm").await.unwrap();
             assert_eq!(tags, ["1.0.0", "1.1.0"]);
             server.await.unwrap();
+        });
+    }
+
+    #[test]
+    fn image_references() {
+        let r = |i: &str| {
+            let r = parse_reference(i).unwrap();
+            (r.registry, r.repository, r.reference)
+        };
+        let o = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
+        assert_eq!(r("ubuntu"), o("docker.io", "library/ubuntu", "latest"));
+        assert_eq!(r("amd/aim:0.8"), o("docker.io", "amd/aim", "0.8"));
+        assert_eq!(
+            r("ghcr.io/org/llm:1.0@sha256:ab"),
+            o("ghcr.io", "org/llm", "sha256:ab")
+        );
+        assert_eq!(r("localhost:5000/x"), o("localhost:5000", "x", "latest"));
+        assert_eq!(
+            r("index.docker.io/redis:7"),
+            o("docker.io", "library/redis", "7")
+        );
+        assert!(parse_reference("").is_err());
+        assert!(parse_reference("x@nodigest").is_err());
+    }
+
+    /// Serves `route(path, request) -> (status, extra headers, body)` on localhost
+    /// until dropped; returns the host and the requests seen.
+    async fn serve<F>(route: F) -> (String, Arc<Mutex<Vec<String>>>, tokio::task::JoinHandle<()>)
+    where
+        F: Fn(&str, &str, &str) -> (&'static str, String, String) + Send + 'static,
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let host = format!("127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let seen = Arc::new(Mutex::new(vec![]));
+        let (h, log) = (host.clone(), seen.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                let (mut sock, _) = listener.accept().await.unwrap();
+                let mut buf = vec![0u8; 8192];
+                let n = sock.read(&mut buf).await.unwrap();
+                let req = String::from_utf8_lossy(&buf[..n]).to_lowercase();
+                let path = req.split_whitespace().nth(1).unwrap_or("").to_string();
+                log.lock().unwrap().push(req.clone());
+                let (status, headers, body) = route(&h, &path, &req);
+                let resp = format!(
+                    "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                sock.write_all(resp.as_bytes()).await.unwrap();
+            }
+        });
+        (host, seen, task)
+    }
+
+    /// Token auth, then manifest list → linux/amd64 manifest → config blob (redirected).
+    #[test]
+    fn image_labels_from_a_local_registry() {
+        block(async {
+            let (host, seen, task) = serve(|host, path, req| {
+                let authed = req.contains("authorization: bearer tok");
+                let ok = |h: String, b: &str| ("200 OK", h, b.to_string());
+                if path.starts_with("/token") {
+                    assert!(req.contains("scope=repository%3aorg%2fllm%3apull"), "{req}");
+                    return ok(String::new(), r#"{"token": "tok"}"#);
+                }
+                if path.starts_with("/storage/") {
+                    assert!(!req.contains("authorization"), "{req}");
+                    return ok(
+                        String::new(),
+                        r#"{"architecture": "amd64", "config": {"Labels": {"com.amd.aim.model.canonicalName": "org/llm", "n": "1"}}}"#,
+                    );
+                }
+                if !authed {
+                    return (
+                        "401 Unauthorized",
+                        format!("WWW-Authenticate: Bearer realm=\"http://{host}/token\",service=\"reg\",scope=\"repository:org/llm:pull\"\r\n"),
+                        String::new(),
+                    );
+                }
+                match path {
+                    "/v2/org/llm/manifests/1.0" => {
+                        assert!(req.contains("application/vnd.oci.image.index.v1+json"), "{req}");
+                        ok(
+                            "Docker-Content-Digest: sha256:index\r\n".into(),
+                            r#"{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [
+                                {"digest": "sha256:arm", "platform": {"os": "linux", "architecture": "arm64"}},
+                                {"digest": "sha256:amd", "platform": {"os": "linux", "architecture": "amd64"}}]}"#,
+                        )
+                    }
+                    "/v2/org/llm/manifests/sha256:amd" => ok(
+                        "Docker-Content-Digest: sha256:amd\r\n".into(),
+                        r#"{"schemaVersion": 2, "config": {"digest": "sha256:cfg"}, "layers": []}"#,
+                    ),
+                    "/v2/org/llm/blobs/sha256:cfg" => (
+                        "307 Temporary Redirect",
+                        // another host (storage): no registry authorization
+                        format!(
+                            "Location: http://{}/storage/cfg\r\n",
+                            host.replace("127.0.0.1", "localhost")
+                        ),
+                        String::new(),
+                    ),
+                    _ => ("404 Not Found", String::new(), String::new()),
+                }
+            })
+            .await;
+            let creds = HashMap::from([(
+                host.clone(),
+                Credentials {
+                    username: "u".into(),
+                    password: "p".into(),
+                },
+            )]);
+            let reg = HttpsRegistry::new(creds).unwrap().with_insecure(&host);
+            let image = format!("{host}/org/llm:1.0");
+            let got = reg.image_labels(&image).await.unwrap();
+            assert_eq!(got.digest.as_deref(), Some("sha256:index"));
+            assert_eq!(got.labels["com.amd.aim.model.canonicalName"], "org/llm");
+            assert_eq!(got.labels["n"], "1");
+            let obs = image_metadata_observation(&image, &Ok(got));
+            assert_eq!(obs["kind"], "ImageMetadata");
+            assert_eq!(obs["image"], image.as_str());
+            assert_eq!(obs["digest"], "sha256:index");
+            let reqs = seen.lock().unwrap().clone();
+            assert!(
+                reqs.iter()
+                    .any(|r| r.starts_with("get /token") && r.contains("authorization: basic "))
+            );
+            // the token is asked for once, then reused
+            assert_eq!(
+                reqs.iter().filter(|r| r.starts_with("get /token")).count(),
+                1
+            );
+            // a missing tag is an error observation
+            let err = reg.image_labels(&format!("{host}/org/llm:2.0")).await;
+            assert!(
+                matches!(err, Err(RegistryError::Status { status: 404, .. })),
+                "{err:?}"
+            );
+            let obs = image_metadata_observation(&image, &err);
+            assert!(obs["error"].as_str().unwrap().contains("404"));
+            task.abort();
         });
     }
 }

@@ -302,7 +302,7 @@ async fn operate(options: Options) -> Result<(), Error> {
             signalled(stop_rx.clone()),
         ));
     }
-    // Observations the running planners read (pod logs, registry listings).
+    // Observations the running planners read (pod logs, registry listings, image labels).
     let observe_logs = reconciled.iter().any(|k| {
         matches!(
             *k,
@@ -320,6 +320,9 @@ async fn operate(options: Options) -> Result<(), Error> {
     }
     if reconciled.contains(&"AIMClusterModelSource") {
         observers.spawn(observe::registry_listings(shared.clone()));
+    }
+    if reconciled.contains(&"AIMModel") || reconciled.contains(&"AIMClusterModel") {
+        observers.spawn(observe::image_metadata(shared.clone()));
     }
     let lost = async {
         match leadership.as_mut() {

@@ -6,9 +6,11 @@
 //! - `RegistryListing`: what the registries of each AIMClusterModelSource hold, listed
 //!   when the source appears or changes and again after its `syncInterval`.
 //!
-//! `ImageMetadata` is not produced: the registry client lists repositories and tags
-//! but does not read image configs, so models take their metadata from
-//! `spec.imageMetadata` (or an earlier status).
+//! - `ImageMetadata`: the config labels and digest of the image of every AIMModel /
+//!   AIMClusterModel waiting on them (metadata extraction on, no `spec.imageMetadata`,
+//!   no `status.imageMetadata`) — fetched once per (image, pull secrets), retried with
+//!   backoff after a failure (published as the observation's `error` until a fetch
+//!   succeeds), withdrawn when no model names the image any more.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -267,6 +269,209 @@ pub async fn registry_listings(shared: Arc<Shared>) {
     }
 }
 
+/// One way to read an image's labels: the image as written, with the pull secrets of
+/// a namespace (the model's, or the operator's for cluster models).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct ImageFetch {
+    image: String,
+    namespace: String,
+    secrets: Vec<String>,
+}
+
+/// The fetches the models waiting on an `ImageMetadata` observation need (the
+/// planner's "awaiting" condition, src/plan/model.rs `image_metadata`).
+fn waiting_fetches(snap: &Snapshot, operator_namespace: &str) -> BTreeSet<ImageFetch> {
+    use crate::rules::native::is_set;
+    let mut out = BTreeSet::new();
+    for kind in ["AIMModel", "AIMClusterModel"] {
+        for m in snap.list(kind) {
+            let image = s(m, "/spec/image").trim();
+            if image.is_empty()
+                || m.pointer("/spec/discovery/extractMetadata") == Some(&Value::Bool(false))
+                || m.pointer("/spec/imageMetadata").is_some_and(is_set)
+                || m.pointer("/status/imageMetadata").is_some_and(is_set)
+                || snap
+                    .image_metadata(s(m, "/spec/image"))
+                    .is_some_and(|o| o.get("error").is_none_or(|e| !is_set(e)))
+            {
+                continue;
+            }
+            let namespace = if kind == "AIMClusterModel" {
+                operator_namespace
+            } else {
+                s(m, "/metadata/namespace")
+            };
+            let mut secrets: Vec<String> = m
+                .pointer("/spec/imagePullSecrets")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|r| s(r, "/name").to_string())
+                .filter(|n| !n.is_empty())
+                .collect();
+            secrets.sort();
+            secrets.dedup();
+            // a missing secret is the planner's error, not a fetch
+            if secrets
+                .iter()
+                .any(|n| snap.get("Secret", namespace, n).is_none())
+            {
+                continue;
+            }
+            out.insert(ImageFetch {
+                image: s(m, "/spec/image").to_string(),
+                namespace: namespace.to_string(),
+                secrets,
+            });
+        }
+    }
+    out
+}
+
+/// The images any model names (as written).
+fn model_images(snap: &Snapshot) -> BTreeSet<String> {
+    ["AIMModel", "AIMClusterModel"]
+        .iter()
+        .flat_map(|k| snap.list(k))
+        .map(|m| s(m, "/spec/image").to_string())
+        .collect()
+}
+
+/// Registry credentials of `kubernetes.io/dockerconfigjson` (or legacy `dockercfg`)
+/// secrets; earlier secrets win for a host.
+fn pull_credentials(
+    snap: &Snapshot,
+    namespace: &str,
+    secrets: &[String],
+) -> HashMap<String, crate::registry::Credentials> {
+    use base64::Engine as _;
+    let mut out = HashMap::new();
+    for name in secrets {
+        let Some(secret) = snap.get("Secret", namespace, name) else {
+            continue;
+        };
+        let decode = |key: &str| {
+            secret
+                .pointer(&format!("/data/{}", key.replace('/', "~1")))
+                .and_then(Value::as_str)
+                .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                .or_else(|| {
+                    secret
+                        .pointer(&format!("/stringData/{key}"))
+                        .and_then(Value::as_str)
+                        .map(|t| t.as_bytes().to_vec())
+                })
+        };
+        let config = decode(".dockerconfigjson").or_else(|| {
+            // legacy: the `auths` map itself
+            let raw = decode(".dockercfg")?;
+            let auths: Value = serde_json::from_slice(&raw).ok()?;
+            serde_json::to_vec(&json!({ "auths": auths })).ok()
+        });
+        for (host, c) in config
+            .map(|c| crate::registry::credentials_from_docker_config(&c))
+            .unwrap_or_default()
+        {
+            out.entry(host).or_insert(c);
+        }
+    }
+    out
+}
+
+/// The wait before the next try after `failures` failed fetches (5 s doubling, at
+/// most 5 min).
+fn image_backoff(failures: u32) -> Duration {
+    (Duration::from_secs(5) * (1u32 << failures.saturating_sub(1).min(6)))
+        .min(Duration::from_secs(300))
+}
+
+/// Keeps `ImageMetadata` observations for the models waiting on them, until the
+/// operator stops. Fetches run in their own tasks; reconciles never wait on them.
+pub async fn image_metadata(shared: Arc<Shared>) {
+    shared.cache.wait_synced().await;
+    type Outcome = (
+        ImageFetch,
+        Result<crate::registry::ImageLabels, crate::registry::RegistryError>,
+    );
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Outcome>();
+    // fetch → (in flight, succeeded, failures, next try)
+    let mut fetches: HashMap<ImageFetch, (bool, bool, u32, Instant)> = HashMap::new();
+    // image → whether its published observation is a success
+    let mut published: HashMap<String, bool> = HashMap::new();
+    loop {
+        let snap = shared.cache.snapshot();
+        for f in waiting_fetches(&snap, &shared.settings.operator_namespace) {
+            let state = fetches
+                .entry(f.clone())
+                .or_insert((false, false, 0, Instant::now()));
+            if state.0 || state.1 || Instant::now() < state.3 {
+                continue;
+            }
+            state.0 = true;
+            let credentials = pull_credentials(&snap, &f.namespace, &f.secrets);
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let result = match crate::registry::HttpsRegistry::new(credentials) {
+                    Ok(reg) => reg.image_labels(&f.image).await,
+                    Err(e) => Err(crate::registry::RegistryError::Unsupported(format!(
+                        "no registry client: {e}"
+                    ))),
+                };
+                let _ = tx.send((f, result));
+            });
+        }
+        // withdraw observations of images no model names any more
+        let images = model_images(&snap);
+        fetches.retain(|f, st| st.0 || images.contains(&f.image));
+        let gone: Vec<String> = published
+            .keys()
+            .filter(|i| !images.contains(*i))
+            .cloned()
+            .collect();
+        for image in gone {
+            published.remove(&image);
+            shared.cache.observe(Observed {
+                kind: "ImageMetadata",
+                key: (String::new(), image),
+                value: None,
+            });
+        }
+        let outcome = tokio::select! {
+            o = rx.recv() => o,
+            _ = tokio::time::sleep(Duration::from_secs(2)) => None,
+        };
+        let Some((f, result)) = outcome else {
+            continue;
+        };
+        let state = fetches
+            .entry(f.clone())
+            .or_insert((false, false, 0, Instant::now()));
+        state.0 = false;
+        match &result {
+            Ok(l) => {
+                state.1 = true;
+                debug!(image = %f.image, labels = l.labels.len(), digest = ?l.digest, "image metadata observed");
+            }
+            Err(e) => {
+                state.2 += 1;
+                state.3 = Instant::now() + image_backoff(state.2);
+                warn!(image = %f.image, namespace = %f.namespace, error = %e, failures = state.2, "cannot read an image's labels");
+                if published.get(&f.image) == Some(&true) {
+                    continue;
+                }
+            }
+        }
+        published.insert(f.image.clone(), result.is_ok());
+        shared.cache.observe(Observed {
+            kind: "ImageMetadata",
+            key: (String::new(), f.image.clone()),
+            value: Some(crate::registry::image_metadata_observation(
+                &f.image, &result,
+            )),
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,5 +524,84 @@ mod tests {
             sync_interval(&json!({"spec": {"syncInterval": "1s"}})),
             Duration::from_secs(10)
         );
+    }
+    fn model(kind: &str, ns: &str, spec: Value, status: Value) -> Value {
+        json!({"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": kind,
+               "metadata": {"namespace": ns, "name": "m", "uid": "u"}, "spec": spec, "status": status})
+    }
+
+    #[test]
+    fn image_fetches_for_waiting_models_only() {
+        use base64::Engine as _;
+        let cfg = base64::engine::general_purpose::STANDARD
+            .encode(r#"{"auths": {"ghcr.io": {"username": "u", "password": "p"}}}"#);
+        let secret = |ns: &str| {
+            json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+                   "metadata": {"namespace": ns, "name": "pull"}, "data": {".dockerconfigjson": cfg}})
+        };
+        let snap = Snapshot::new(vec![
+            secret("ns"),
+            secret("aim-system"),
+            model(
+                "AIMModel",
+                "ns",
+                json!({"image": "ghcr.io/a/b:1", "imagePullSecrets": [{"name": "pull"}]}),
+                json!({}),
+            ),
+            model(
+                "AIMClusterModel",
+                "",
+                json!({"image": "c/d:2", "imagePullSecrets": [{"name": "pull"}]}),
+                json!({}),
+            ),
+            model(
+                "AIMModel",
+                "ns",
+                json!({"image": "e:3", "discovery": {"extractMetadata": false}}),
+                json!({}),
+            ),
+            model(
+                "AIMModel",
+                "ns",
+                json!({"image": "f:4", "imageMetadata": {"model": {"canonicalName": "x"}}}),
+                json!({}),
+            ),
+            model(
+                "AIMModel",
+                "ns",
+                json!({"image": "g:5"}),
+                json!({"imageMetadata": {"model": {"canonicalName": "x"}}}),
+            ),
+            model(
+                "AIMModel",
+                "ns",
+                json!({"image": "h:6", "imagePullSecrets": [{"name": "missing"}]}),
+                json!({}),
+            ),
+            model("AIMModel", "other", json!({"image": "i:7"}), json!({})),
+            json!({"apiVersion": "observation.aimctl.dev/v1", "kind": "ImageMetadata", "image": "i:7", "labels": {}}),
+        ]);
+        let wanted: Vec<(String, String)> = waiting_fetches(&snap, "aim-system")
+            .into_iter()
+            .map(|f| (f.image, f.namespace))
+            .collect();
+        assert_eq!(
+            wanted,
+            [
+                ("c/d:2".to_string(), "aim-system".to_string()),
+                ("ghcr.io/a/b:1".to_string(), "ns".to_string())
+            ]
+        );
+        let creds = pull_credentials(&snap, "ns", &["pull".to_string()]);
+        assert_eq!(creds["ghcr.io"].password, "p");
+        assert!(pull_credentials(&snap, "nowhere", &["pull".to_string()]).is_empty());
+        assert!(model_images(&snap).contains("i:7"));
+    }
+
+    #[test]
+    fn image_backoff_doubles_and_caps() {
+        assert_eq!(image_backoff(1), Duration::from_secs(5));
+        assert_eq!(image_backoff(2), Duration::from_secs(10));
+        assert_eq!(image_backoff(30), Duration::from_secs(300));
     }
 }
