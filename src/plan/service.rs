@@ -93,7 +93,7 @@ pub fn plan_with(
             }
         });
         match health {
-            Ok(Some(h)) => components.push(component(&c.name, &h)),
+            Ok(Some(h)) => components.push(super::controller::component(&c.name, &h)),
             Ok(None) => {}
             Err(e) => components.push(ComponentHealth {
                 component: c.name.clone(),
@@ -751,42 +751,6 @@ fn observe_isvc(
         .map(|h| (**h).clone())
         .unwrap_or(Value::Null);
     (pods, events, hpa)
-}
-
-/// A pack health record (`#{state, reason, message, dependency, errors}`) as a component.
-fn component(name: &str, h: &Value) -> ComponentHealth {
-    let errors = h
-        .get("errors")
-        .and_then(Value::as_array)
-        .map(|errs| {
-            errs.iter()
-                .map(|e| ClassifiedError {
-                    class: serde_json::from_value(e["class"].clone())
-                        .unwrap_or(ErrorClass::Unknown),
-                    reason: s(e, "/reason").to_string(),
-                    message: s(e, "/message").to_string(),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let opt = |k: &str| {
-        h.get(k)
-            .and_then(Value::as_str)
-            .filter(|v| !v.is_empty())
-            .map(str::to_string)
-    };
-    ComponentHealth {
-        component: name.to_string(),
-        state: opt("state").and_then(|st| status::Status::parse(&st)),
-        reason: opt("reason").unwrap_or_default(),
-        message: opt("message").unwrap_or_default(),
-        errors,
-        dependency: match s(h, "/dependency") {
-            "upstream" => Dependency::Upstream,
-            "downstream" => Dependency::Downstream,
-            _ => Dependency::Unspecified,
-        },
-    }
 }
 
 /// service-reconcile.md §10.5: replica counts and their display string.
