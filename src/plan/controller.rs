@@ -196,18 +196,7 @@ impl<'a> Controller<'a> {
                     }
                 }
                 Ok(Some(h)) => parts.components.push(component(&c.name, &h)),
-                Err(e) => parts.components.push(ComponentHealth {
-                    component: c.name.clone(),
-                    state: None,
-                    reason: "RuleError".into(),
-                    message: e.to_string(),
-                    errors: vec![ClassifiedError {
-                        class: ErrorClass::InvalidSpec,
-                        reason: "RuleError".into(),
-                        message: e.to_string(),
-                    }],
-                    dependency: Dependency::Unspecified,
-                }),
+                Err(e) => parts.components.push(rule_error(&c.name, &e)),
             }
         }
         self.trace
@@ -333,6 +322,23 @@ impl<'a> Controller<'a> {
             retry: outcome.has_infra_error,
             trace: self.trace,
         }
+    }
+}
+
+/// A component whose rule failed: an InvalidSpec error, so the object reports it
+/// (never a panic, never a silently healthy component).
+pub fn rule_error(name: &str, e: &crate::rules::script::EvalError) -> ComponentHealth {
+    ComponentHealth {
+        component: name.to_string(),
+        state: None,
+        reason: "RuleError".into(),
+        message: e.to_string(),
+        errors: vec![ClassifiedError {
+            class: ErrorClass::InvalidSpec,
+            reason: "RuleError".into(),
+            message: e.to_string(),
+        }],
+        dependency: Dependency::Unspecified,
     }
 }
 

@@ -95,18 +95,7 @@ pub fn plan_with(
         match health {
             Ok(Some(h)) => components.push(super::controller::component(&c.name, &h)),
             Ok(None) => {}
-            Err(e) => components.push(ComponentHealth {
-                component: c.name.clone(),
-                state: None,
-                reason: "RuleError".into(),
-                message: e.to_string(),
-                errors: vec![ClassifiedError {
-                    class: ErrorClass::InvalidSpec,
-                    reason: "RuleError".into(),
-                    message: e.to_string(),
-                }],
-                dependency: Dependency::Unspecified,
-            }),
+            Err(e) => components.push(super::controller::rule_error(&c.name, &e)),
         }
         trace
             .steps
