@@ -65,21 +65,8 @@ pub fn plan_files(
 /// A state that names the same object twice means what applying it would: the later
 /// document replaces the earlier one. Each replacement is reported on stderr.
 fn last_wins(docs: Vec<crate::manifest::Document>) -> Vec<Value> {
-    let key = |d: &crate::manifest::Document| {
-        let v = &d.value;
-        let s = |p: &str| {
-            v.pointer(p)
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
-        };
-        (
-            s("/apiVersion"),
-            s("/kind"),
-            s("/metadata/namespace"),
-            s("/metadata/name"),
-        )
-    };
+    // an object's identity: apiVersion, kind, namespace, name
+    let key = |d: &crate::manifest::Document| plan::object_order(&d.value);
     let mut seen: std::collections::HashMap<_, usize> = std::collections::HashMap::new();
     let mut out: Vec<Option<(String, Value)>> = Vec::with_capacity(docs.len());
     for d in docs {
