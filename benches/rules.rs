@@ -11,22 +11,14 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
 
 use aimctl::gpu::normalize_gpu_name;
+use aimctl::plan::{self, Settings, service};
 use aimctl::rules::RulePack;
 use aimctl::snapshot::Snapshot;
+use aimctl::synthetic::{self, Shape, template};
 
-fn template(i: usize, namespace: &str) -> Value {
-    let gpus = ["MI300X", "MI325X", "MI355X", "MI250X"];
-    let precisions = ["fp8", "fp16", "bf16", "int8"];
-    let metrics = ["latency", "throughput"];
-    json!({
-        "apiVersion": "aim.eai.amd.com/v1alpha1",
-        "kind": if i.is_multiple_of(3) { "AIMServiceTemplate" } else { "AIMClusterServiceTemplate" },
-        "metadata": {"name": format!("t-{i}"), "namespace": namespace, "uid": format!("uid-t-{i}")},
-        "spec": {"modelName": "m", "hardware": {"gpu": {"requests": 1 + i % 4, "model": gpus[i % 4]}}},
-        "status": {"status": if i.is_multiple_of(7) { "Pending" } else { "Ready" },
-                   "profile": {"metadata": {"gpu": gpus[i % 4], "metric": metrics[i % 2],
-                               "precision": precisions[(i / 2) % 4], "type": if i.is_multiple_of(5) { "preview" } else { "optimized" }}}}
-    })
+/// Candidate `i` of the selection: every third one namespaced, as in the synthetic states.
+fn candidate(i: usize) -> Value {
+    template(i, i.is_multiple_of(3).then_some("team-0"))
 }
 
 /// The same stages and scoring as rules/selection.rules, written in Rust.
@@ -153,12 +145,12 @@ fn benches(c: &mut Criterion) {
 
     let pack = RulePack::builtin().unwrap();
     let sel = &pack.selections["template"];
-    let ctx = json!({"service": {"spec": {"model": {"name": "m"}}}, "cluster": {"gpus": ["MI300X", "MI325X"]}});
+    let ctx = json!({"service": {"spec": {"model": {"name": synthetic::MODEL}}}, "cluster": {"gpus": ["MI300X", "MI325X"]}});
     let gpus: BTreeSet<String> = ["MI300X".to_string(), "MI325X".to_string()].into();
     let baseline = Baseline::new();
     let mut group = c.benchmark_group("select");
     for n in [10, 100, 1000] {
-        let cands: Vec<Value> = (0..n).map(|i| template(i, "team")).collect();
+        let cands: Vec<Value> = (0..n).map(candidate).collect();
         let refs: Vec<&Value> = cands.iter().collect();
         // both implementations must agree before their speed is compared
         let rules = sel.run(&pack.scripts, &ctx, &refs).unwrap();
@@ -177,36 +169,38 @@ fn benches(c: &mut Criterion) {
     }
     group.finish();
 
-    let snap = Snapshot::new(state(1, 50));
+    let snap = Snapshot::new(state(1, 50, &pack));
     let svc = snap.list("AIMService").next().unwrap().clone();
+    // choosing afresh, as under a new pack: the settled resolution would skip selection
+    let reselect = Settings {
+        reselect: true,
+        ..Settings::default()
+    };
     c.bench_function("plan one service (50 templates)", |b| {
-        b.iter(|| aimctl::plan::service::plan(&snap, &pack, &svc, "2026-01-01T00:00:00Z"))
+        b.iter(|| service::plan_with(&snap, &pack, &svc, "2026-01-01T00:00:00Z", &reselect))
     });
 
     let mut group = c.benchmark_group("resync");
     group.sample_size(10);
     for n in [1_000, 10_000] {
-        let snap = Snapshot::new(state(n, 20));
-        group.bench_with_input(
-            BenchmarkId::new("services x 20 templates", n),
-            &snap,
-            |b, snap| b.iter(|| aimctl::plan::round(snap, &pack, "2026-01-01T00:00:00Z", None)),
-        );
+        // built on first use, so that a filtered run does not pay for it
+        let snap = std::cell::OnceCell::new();
+        group.bench_function(BenchmarkId::new("services x 20 templates", n), |b| {
+            let snap = snap.get_or_init(|| Snapshot::new(state(n, 20, &pack)));
+            b.iter(|| plan::round_with(snap, &pack, "2026-01-01T00:00:00Z", None, &reselect))
+        });
     }
     group.finish();
 }
 
-/// `services` services of one model in one namespace, `templates` templates, GPU nodes.
-fn state(services: usize, templates: usize) -> Vec<Value> {
-    let mut objects: Vec<Value> = (0..templates).map(|i| template(i, "team")).collect();
-    objects.push(json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n", "labels": {"amd.com/gpu.device-id": "74a1"}}}));
-    objects.push(json!({"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMModel",
-        "metadata": {"name": "m", "namespace": "team", "uid": "u-m"}, "spec": {"image": "x/m:1"}, "status": {"status": "Ready"}}));
-    for i in 0..services {
-        objects.push(json!({"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMService",
-            "metadata": {"name": format!("svc-{i}"), "namespace": "team", "uid": format!("u-s-{i}")},
-            "spec": {"model": {"name": "m"}, "replicas": 1}}));
-    }
+/// `aimctl generate --services N --templates M`: services settled on their template.
+fn state(services: usize, templates: usize, pack: &RulePack) -> Vec<Value> {
+    let mut objects = synthetic::state(Shape {
+        services,
+        templates,
+        namespaces: 1,
+    });
+    synthetic::settle(&mut objects, pack);
     objects
 }
 

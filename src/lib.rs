@@ -17,3 +17,4 @@ pub mod registry;
 pub mod rules;
 pub mod snapshot;
 pub mod status;
+pub mod synthetic;

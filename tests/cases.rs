@@ -139,3 +139,49 @@ fn retuning_the_gpu_tier_list_changes_the_selected_template() {
     std::fs::write(&sel, retuned).unwrap();
     assert_eq!(template(Some(&dir)), "qwen3-32b-mi300x-fp8-latency");
 }
+
+#[test]
+fn generated_states_dry_run_cleanly() {
+    let dir = tempdir("generated");
+    let out = aimctl()
+        .args([
+            "generate",
+            "--services",
+            "30",
+            "--templates",
+            "12",
+            "--namespaces",
+            "3",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    std::fs::write(dir.join("state.yaml"), &out.stdout).unwrap();
+    let out = aimctl()
+        .arg("dry-run")
+        .arg("-f")
+        .arg(&dir)
+        .args(["-o", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let objects: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let of = |kind: &'static str| objects.iter().filter(move |o| o["kind"] == kind);
+    assert_eq!(of("InferenceService").count(), 30);
+    assert_eq!(of("HTTPRoute").count(), 30);
+    for svc in of("AIMService") {
+        // the namespaced MI325X template (9) shadows the cluster ones and outranks MI300X (0 is Pending)
+        assert_eq!(
+            svc["status"]["resolvedTemplate"]["name"], "qwen3-32b-9-mi325x",
+            "{svc}"
+        );
+        assert_eq!(
+            svc["status"]["resolvedTemplate"]["namespace"],
+            svc["metadata"]["namespace"]
+        );
+    }
+}

@@ -109,6 +109,19 @@ pub enum Command {
     },
     /// Print every CustomResourceDefinition of aim.eai.amd.com as one YAML stream.
     Crds,
+    /// Print a synthetic cluster state (for benchmarks and load tests).
+    #[command(hide = true)]
+    Generate {
+        /// AIMServices.
+        #[arg(long, default_value_t = 1000)]
+        services: usize,
+        /// Templates of the one model (a third namespaced, in every namespace).
+        #[arg(long, default_value_t = 20)]
+        templates: usize,
+        /// Namespaces holding the services.
+        #[arg(long, default_value_t = 1)]
+        namespaces: usize,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -135,6 +148,28 @@ pub fn load_pack(rules: Option<&std::path::Path>) -> Result<RulePack, String> {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Crds => crds::run(),
+        Command::Generate {
+            services,
+            templates,
+            namespaces,
+        } => {
+            let shape = crate::synthetic::Shape {
+                services,
+                templates,
+                namespaces,
+            };
+            let pack = match RulePack::builtin() {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let mut objects = crate::synthetic::state(shape);
+            crate::synthetic::settle(&mut objects, &pack);
+            print!("{}", crate::synthetic::to_yaml(&objects));
+            ExitCode::SUCCESS
+        }
         Command::DryRun {
             files,
             rules,

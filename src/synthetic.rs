@@ -1,0 +1,159 @@
+//! Synthetic cluster states of any size, for the benchmarks and for load tests of the
+//! dry run and the operator (`aimctl generate`). One generator, so that a figure taken
+//! in a benchmark can be reproduced from the command line on the same state.
+
+use serde_json::{Value, json};
+
+/// How big a state to build.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    /// AIMServices, spread over the namespaces.
+    pub services: usize,
+    /// Runtime templates of the one model: a third namespaced (in every namespace),
+    /// the rest cluster-scoped.
+    pub templates: usize,
+    /// Namespaces `team-0` … holding the services.
+    pub namespaces: usize,
+}
+
+const GPUS: [&str; 4] = ["MI300X", "MI325X", "MI355X", "MI250X"];
+const PRECISIONS: [&str; 4] = ["fp8", "fp16", "bf16", "int8"];
+const METRICS: [&str; 2] = ["latency", "throughput"];
+const API: &str = "aim.eai.amd.com/v1alpha1";
+/// The model every service asks for.
+pub const MODEL: &str = "qwen3-32b";
+
+/// The objects of a state: GPU nodes (MI300X and MI325X), a routing runtime config, one
+/// Ready cluster model, its templates (Ready but for every 7th; mixed GPUs, precisions,
+/// metrics and profile types), Ready caches of the namespaced ones, and the services, as their controllers would have left
+/// them (with status, but for the services: see [`settle`]), so that a dry run needs
+/// nothing else.
+pub fn state(shape: Shape) -> Vec<Value> {
+    let namespaces: Vec<String> = (0..shape.namespaces.max(1))
+        .map(|i| format!("team-{i}"))
+        .collect();
+    let mut objects = vec![
+        node("gpu-node-a", "74a1"),
+        node("gpu-node-b", "74a5"),
+        json!({"apiVersion": API, "kind": "AIMClusterRuntimeConfig",
+            "metadata": {"name": "default"},
+            "spec": {"routing": {"enabled": true,
+                "gatewayRef": {"name": "inference-gateway", "namespace": "gateways"}}}}),
+        json!({"apiVersion": API, "kind": "AIMClusterModel",
+            "metadata": {"name": MODEL, "uid": "uid-model",
+                         "creationTimestamp": "2026-01-01T00:00:00Z"},
+            "spec": {"image": "amdenterpriseai/aim-qwen-qwen3-32b:0.8.5"},
+            "status": {"status": "Ready"}}),
+    ];
+    for ns in &namespaces {
+        objects.push(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}));
+    }
+    for i in 0..shape.templates {
+        if i.is_multiple_of(3) {
+            for ns in &namespaces {
+                objects.push(template(i, Some(ns)));
+                objects.push(cache(i, ns));
+            }
+        } else {
+            objects.push(template(i, None));
+        }
+    }
+    for i in 0..shape.services {
+        let ns = &namespaces[i % namespaces.len()];
+        objects.push(json!({"apiVersion": API, "kind": "AIMService",
+            "metadata": {"name": format!("svc-{i}"), "namespace": ns, "uid": format!("uid-svc-{i}"),
+                         "generation": 1, "creationTimestamp": "2026-01-01T00:00:00Z"},
+            "spec": {"model": {"name": MODEL}, "replicas": 1}}));
+    }
+    objects
+}
+
+/// The Ready shared cache of namespaced template `i`, so that services using it render
+/// their InferenceService.
+fn cache(i: usize, namespace: &str) -> Value {
+    let template = template_name(i);
+    let artifact = "hf---qwen-qwen3-32b-1b2c3d4e5f";
+    json!({"apiVersion": API, "kind": "AIMTemplateCache",
+        "metadata": {"name": crate::naming::shared_cache_name(&template, namespace),
+                     "namespace": namespace, "uid": format!("uid-c-{i}-{namespace}")},
+        "spec": {"templateName": template, "templateScope": "Namespace", "mode": "Shared"},
+        "status": {"status": "Ready", "artifacts": {artifact: {
+            "uid": format!("uid-a-{namespace}"), "name": artifact, "model": "Qwen/Qwen3-32B",
+            "status": "Ready", "persistentVolumeClaim": format!("{artifact}-cache")}}}})
+}
+
+fn template_name(i: usize) -> String {
+    format!("{MODEL}-{i}-{}", GPUS[i % 4].to_lowercase())
+}
+
+fn node(name: &str, device_id: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "labels": {"amd.com/gpu.device-id": device_id}}})
+}
+
+/// Template `i`: its GPU, precision, metric and readiness vary with `i`, so that the
+/// selection has filtered, shadowed and scored candidates at every size.
+pub fn template(i: usize, namespace: Option<&str>) -> Value {
+    let gpu = GPUS[i % 4];
+    let precision = PRECISIONS[(i / 2) % 4];
+    let metric = METRICS[i % 2];
+    let mut metadata = json!({"name": template_name(i),
+                              "uid": format!("uid-t-{i}-{}", namespace.unwrap_or(""))});
+    if let Some(ns) = namespace {
+        metadata["namespace"] = json!(ns);
+    }
+    json!({
+        "apiVersion": API,
+        "kind": if namespace.is_some() { "AIMServiceTemplate" } else { "AIMClusterServiceTemplate" },
+        "metadata": metadata,
+        "spec": {"modelName": MODEL, "hardware": {"gpu": {"requests": 1 + i % 4, "model": gpu}}},
+        "status": {
+            "status": if i.is_multiple_of(7) { "Pending" } else { "Ready" },
+            "profile": {"metadata": {"engine": "vllm", "gpu": gpu, "gpuCount": 1 + i % 4,
+                "metric": metric, "precision": precision,
+                "type": if i.is_multiple_of(5) { "preview" } else { "optimized" }}},
+            "modelSources": [{"modelId": "Qwen/Qwen3-32B", "sourceUri": "hf://Qwen/Qwen3-32B", "size": "70Gi"}]
+        }
+    })
+}
+
+/// Gives every service the status its controller writes in its first round (the
+/// resolved runtime config, model and template), as a running cluster would hold it:
+/// later rounds find the template's cache and render the InferenceService.
+pub fn settle(objects: &mut [Value], pack: &crate::rules::RulePack) {
+    let snap = crate::snapshot::Snapshot::new(objects.to_vec());
+    let now = crate::plan::clock_of(objects);
+    for o in objects.iter_mut().filter(|o| o["kind"] == "AIMService") {
+        let plan = crate::plan::service::plan(&snap, pack, o, &now);
+        o["status"] = plan.object["status"].clone();
+    }
+}
+
+/// The state as one multi-document YAML stream.
+pub fn to_yaml(objects: &[Value]) -> String {
+    objects
+        .iter()
+        .map(|o| serde_yaml::to_string(o).expect("JSON values serialise as YAML"))
+        .collect::<Vec<_>>()
+        .join("---\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shape_sets_the_counts() {
+        let objects = state(Shape {
+            services: 10,
+            templates: 6,
+            namespaces: 2,
+        });
+        let count = |kind: &str| objects.iter().filter(|o| o["kind"] == kind).count();
+        assert_eq!(count("AIMService"), 10);
+        // templates 0 and 3 are namespaced, in both namespaces; the other four are cluster-scoped
+        assert_eq!(count("AIMServiceTemplate"), 4);
+        assert_eq!(count("AIMClusterServiceTemplate"), 4);
+        assert_eq!(count("Namespace"), 2);
+    }
+}
