@@ -387,9 +387,10 @@ impl Expr {
             Expr::Script(name, args) => {
                 let vals = args
                     .iter()
-                    .map(|a| a.eval(scope, scripts).map(|v| v.into_owned()))
-                    .collect::<Result<Vec<_>, _>>()?;
-                Cow::Owned(scripts.call(name, vals)?)
+                    .map(|a| a.eval(scope, scripts))
+                    .collect::<Result<smallvec::SmallVec<[_; 8]>, _>>()?;
+                let refs: smallvec::SmallVec<[&Value; 8]> = vals.iter().map(|v| &**v).collect();
+                Cow::Owned(scripts.call(name, &refs)?)
             }
             Expr::Rhai(ast, vars) => {
                 let bindings = vars

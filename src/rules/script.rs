@@ -168,9 +168,9 @@ impl Scripts {
     }
 
     /// Calls a pack function with JSON arguments under the sandbox limits.
-    pub fn call(&self, name: &str, args: Vec<Value>) -> Result<Value, EvalError> {
+    pub fn call(&self, name: &str, args: &[&Value]) -> Result<Value, EvalError> {
         let _guard = DeadlineGuard::start();
-        let args: Vec<Dynamic> = args.iter().map(to_dynamic).collect();
+        let args: Vec<Dynamic> = args.iter().map(|a| to_dynamic(a)).collect();
         let mut scope = rhai::Scope::new();
         let options = rhai::CallFnOptions::new()
             .eval_ast(false)
@@ -213,15 +213,70 @@ fn script_error(function: &str, e: rhai::EvalAltResult) -> EvalError {
     }
 }
 
+/// JSON to a Rhai value, built directly (the serde route costs several times more, and
+/// every script call converts its arguments).
 pub fn to_dynamic(v: &Value) -> Dynamic {
-    rhai::serde::to_dynamic(v).unwrap_or(Dynamic::UNIT)
+    match v {
+        Value::Null => Dynamic::UNIT,
+        Value::Bool(b) => Dynamic::from_bool(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => Dynamic::from_int(i),
+            None => Dynamic::from_float(n.as_f64().unwrap_or(0.0)),
+        },
+        Value::String(s) => Dynamic::from(rhai::ImmutableString::from(s.as_str())),
+        Value::Array(a) => Dynamic::from_array(a.iter().map(to_dynamic).collect()),
+        Value::Object(m) => Dynamic::from_map(
+            m.iter()
+                .map(|(k, v)| (k.as_str().into(), to_dynamic(v)))
+                .collect(),
+        ),
+    }
 }
 
+/// A Rhai value back to JSON; functions, timestamps, NaN and the like are not JSON.
 fn from_dynamic(function: &str, d: &Dynamic) -> Result<Value, EvalError> {
-    rhai::serde::from_dynamic::<Value>(d).map_err(|e| EvalError::Conversion {
+    json_of(d).map_err(|message| EvalError::Conversion {
         function: function.into(),
-        message: e.to_string(),
+        message,
     })
+}
+
+fn json_of(d: &Dynamic) -> Result<Value, String> {
+    if d.is_unit() {
+        return Ok(Value::Null);
+    }
+    if let Ok(b) = d.as_bool() {
+        return Ok(Value::Bool(b));
+    }
+    if let Ok(i) = d.as_int() {
+        return Ok(Value::from(i));
+    }
+    if let Ok(f) = d.as_float() {
+        return serde_json::Number::from_f64(f)
+            .map(Value::Number)
+            .ok_or_else(|| format!("{f} is not a JSON number"));
+    }
+    if let Ok(s) = d.as_immutable_string_ref() {
+        return Ok(Value::String(s.as_str().to_string()));
+    }
+    if let Ok(c) = d.as_char() {
+        return Ok(Value::String(c.to_string()));
+    }
+    if let Ok(a) = d.as_array_ref() {
+        return a
+            .iter()
+            .map(json_of)
+            .collect::<Result<_, _>>()
+            .map(Value::Array);
+    }
+    if let Ok(m) = d.as_map_ref() {
+        return m
+            .iter()
+            .map(|(k, v)| Ok((k.to_string(), json_of(v)?)))
+            .collect::<Result<_, _>>()
+            .map(Value::Object);
+    }
+    Err(format!("a value of type {} is not JSON", d.type_name()))
 }
 
 /// Byte offset of a 1-based line and column.
@@ -239,4 +294,28 @@ pub fn offset_of(text: &str, line: usize, col: usize) -> usize {
         offset += l.len();
     }
     text.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_round_trips_through_rhai() {
+        let v = serde_json::json!({"a": [1, 2.5, "x", null, true], "b": {"c": -3}, "d": ""});
+        assert_eq!(json_of(&to_dynamic(&v)).unwrap(), v);
+        let (scripts, diags) = Scripts::compile(&[(
+            0,
+            "fn f(x) { x.b.c += 1; x.e = 'z'; x }\nfn g() { Fn(\"f\") }",
+        )]);
+        assert!(diags.is_empty());
+        assert_eq!(
+            scripts.call("f", &[&v]).unwrap(),
+            serde_json::json!({"a": [1, 2.5, "x", null, true], "b": {"c": -2}, "d": "", "e": "z"})
+        );
+        assert!(matches!(
+            scripts.call("g", &[]),
+            Err(EvalError::Conversion { .. })
+        ));
+    }
 }
