@@ -59,6 +59,8 @@ fn native_expressions_agree_with_rhai() {
         r#"service.spec.name + "-suffix""#,
         r#"service.spec.replicas + 1"#,
         r#"service.spec["name"] == "a""#,
+        r#"first_set(service.spec.missing, service.spec.name, service.spec.replicas)"#,
+        r#"first_set(service.spec.missing, "")"#,
     ] {
         let native = expr::compile(e, &names, &scripts).unwrap();
         assert!(
@@ -82,6 +84,25 @@ fn native_expressions_agree_with_rhai() {
             .eval_expression(&ast, vec![("service".into(), ctx["service"].clone())])
             .unwrap();
         assert_eq!(got, want, "{e}");
+    }
+    // `default` is reserved in Rhai: native only
+    for (e, want) in [
+        (r#"default(service.spec.missing, 7)"#, json!(7)),
+        (r#"default(service.spec.missing, "")"#, json!("")),
+        (r#"default(service.spec.name, 7)"#, json!("a")),
+        (r#"default(first_set(service.spec.missing), [])"#, json!([])),
+    ] {
+        let scope = Scope {
+            ctx: &ctx,
+            subject: None,
+            lets: &[],
+        };
+        let native = expr::compile(e, &names, &scripts).unwrap();
+        assert_eq!(
+            native.eval(&scope, &scripts).unwrap().into_owned(),
+            want,
+            "{e}"
+        );
     }
     // outside the subset: compiled by Rhai, same semantics
     let e = expr::compile("if service.spec.on { 1 } else { 2 }", &names, &scripts).unwrap();

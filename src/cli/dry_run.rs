@@ -170,9 +170,10 @@ pub fn explain(plans: &[Plan], pack: &RulePack) -> String {
                 sel.verdicts.len()
             );
             for v in &sel.verdicts {
-                let values: Vec<String> = v
-                    .values
+                let values: Vec<String> = sel
+                    .value_names
                     .iter()
+                    .zip(&v.values)
                     .map(|(k, x)| format!("{k}={}", crate::rules::native::text(x)))
                     .collect();
                 let verdict = match (&v.rejected, &v.score) {

@@ -377,6 +377,15 @@ impl Expr {
                     .map(|i| i.eval(scope, scripts).map(Cow::into_owned))
                     .collect::<Result<_, _>>()?,
             )),
+            Expr::Native(_, NativeFn::Coalesce(last), args) => {
+                for (i, a) in args.iter().enumerate() {
+                    let v = a.eval(scope, scripts)?;
+                    if native::is_set(&v) || (*last && i + 1 == args.len()) {
+                        return Ok(v);
+                    }
+                }
+                Cow::Owned(Value::Null)
+            }
             Expr::Native(_, f, args) => {
                 let vals = args
                     .iter()

@@ -12,12 +12,15 @@ use serde_json::Value;
 pub enum NativeFn {
     Compute(fn(&[Cow<Value>]) -> Value),
     Choose(fn(&[Cow<Value>]) -> Option<usize>),
+    /// The first argument that is set, evaluating no further (`first_set`, `default`);
+    /// when none is, the last argument (`true`) or `()`.
+    Coalesce(bool),
     /// A new value, or `None` when the first argument already is the result (a string
     /// that is already trimmed or upper-case is passed on without a copy).
     Transform(fn(&[Cow<Value>]) -> Option<Value>),
 }
 
-use NativeFn::{Choose, Compute, Transform};
+use NativeFn::{Choose, Coalesce, Compute, Transform};
 
 /// A string transformation that returns `None` when it changes nothing.
 fn transform(v: &Value, f: fn(&str) -> Cow<str>) -> Option<Value> {
@@ -75,19 +78,9 @@ const HELPERS: &[(&str, usize, usize, NativeFn)] = &[
             })
         }),
     ),
-    (
-        "first_set",
-        1,
-        8,
-        Choose(|a| a.iter().position(|v| is_set(v))),
-    ),
+    ("first_set", 1, 8, Coalesce(false)),
     ("is_set", 1, 1, Compute(|a| Value::Bool(is_set(&a[0])))),
-    (
-        "default",
-        2,
-        2,
-        Choose(|a| Some(if is_set(&a[0]) { 0 } else { 1 })),
-    ),
+    ("default", 2, 2, Coalesce(true)),
     // pick(value, [allowed...], fallback): the value when it is one of the allowed
     (
         "pick",
@@ -294,6 +287,11 @@ impl NativeFn {
     pub fn apply<'a>(self, mut args: smallvec::SmallVec<[Cow<'a, Value>; 4]>) -> Cow<'a, Value> {
         match self {
             Compute(f) => Cow::Owned(f(&args)),
+            Coalesce(last) => match args.iter().position(|v| is_set(v)) {
+                Some(i) => args.swap_remove(i),
+                None if last && !args.is_empty() => args.pop().expect("an argument"),
+                None => Cow::Owned(Value::Null),
+            },
             Choose(f) => match f(&args) {
                 Some(i) if i < args.len() => args.swap_remove(i),
                 _ => Cow::Owned(Value::Null),

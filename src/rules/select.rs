@@ -45,8 +45,8 @@ pub struct Selection {
 pub struct Verdict {
     pub name: String,
     pub kind: String,
-    /// Derived values (`let`s), in declaration order.
-    pub values: Vec<(String, Value)>,
+    /// Derived values, in the order of [`SelectionResult::value_names`].
+    pub values: Vec<Value>,
     /// The stage that removed the candidate and its reason.
     pub rejected: Option<(String, String)>,
     pub score: Option<Vec<u32>>,
@@ -71,6 +71,8 @@ pub struct SelectionResult {
     pub reason: String,
     pub message: String,
     pub verdicts: Vec<Verdict>,
+    /// The names of the derived values (`let`s), in declaration order.
+    pub value_names: Vec<String>,
     /// Survivors after each stage, for messages and explain.
     pub stages: Vec<(String, usize)>,
 }
@@ -213,12 +215,7 @@ impl Selection {
         };
         // the derived values move into the verdicts once scoring no longer needs them
         for (v, values) in verdicts.iter_mut().zip(lets) {
-            v.values = self
-                .lets
-                .iter()
-                .map(|(n, _)| n.clone())
-                .zip(values)
-                .collect();
+            v.values = values;
         }
         let (reason, message) = match &decision {
             Decision::Chosen(_) => ("BestMatch".to_string(), String::new()),
@@ -232,6 +229,7 @@ impl Selection {
             reason,
             message,
             verdicts,
+            value_names: self.lets.iter().map(|(n, _)| n.clone()).collect(),
             stages,
         })
     }
