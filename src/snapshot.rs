@@ -58,6 +58,12 @@ fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
 impl Snapshot {
     /// Builds a snapshot from whole objects (each with `kind` and `metadata`).
     pub fn new(objects: impl IntoIterator<Item = Value>) -> Self {
+        Self::shared(objects.into_iter().map(Arc::new))
+    }
+
+    /// Builds a snapshot over objects held elsewhere too (the operator's stores): the
+    /// objects are shared, not copied, so a rebuild costs an index, not the cluster.
+    pub fn shared(objects: impl IntoIterator<Item = Arc<Value>>) -> Self {
         let mut s = Snapshot::default();
         for obj in objects {
             s.insert(obj);
@@ -66,9 +72,9 @@ impl Snapshot {
         s
     }
 
-    fn insert(&mut self, obj: Value) {
+    fn insert(&mut self, obj: Arc<Value>) {
         if is_observation(&obj) {
-            self.observations.push(Arc::new(obj));
+            self.observations.push(obj);
             return;
         }
         let kind = str_at(&obj, "/kind").to_string();
@@ -84,7 +90,7 @@ impl Snapshot {
             self.duplicates.push((kind, key.0, key.1));
             return;
         }
-        by_key.insert(key, Arc::new(obj));
+        by_key.insert(key, obj);
     }
 
     fn reindex(&mut self) {

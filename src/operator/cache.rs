@@ -379,15 +379,15 @@ impl Folder {
     /// and announces the batch — in that order.
     fn publish(&mut self, first: bool) {
         let started = Instant::now();
-        let objects: Vec<Value> = self
+        let objects: Vec<Arc<Value>> = self
             .scopes
             .iter()
             .flat_map(|s| s.live.values())
             .chain(self.observed.values())
-            .map(|v| (**v).clone())
+            .cloned()
             .collect();
         let count = objects.len();
-        let snapshot = Arc::new(Snapshot::new(objects));
+        let snapshot = Arc::new(Snapshot::shared(objects));
         let changes = std::mem::take(&mut self.pending);
         for (kind, writer) in &mut self.writers {
             if first {
