@@ -125,7 +125,8 @@ pub fn round_with(
     only: Option<(&str, &str)>,
     settings: &Settings,
 ) -> Vec<Plan> {
-    let mut plans = vec![];
+    use rayon::prelude::*;
+    let mut objects: Vec<&Value> = vec![];
     for kind in context::KINDS {
         if only.is_some() && *kind != "AIMService" {
             continue;
@@ -142,12 +143,14 @@ pub fn round_with(
             if only.is_some_and(|(n, m)| (n, m) != (ns, name)) || paused(obj) {
                 continue;
             }
-            if let Some(plan) = plan_object(snap, pack, obj, now, settings) {
-                plans.push(plan);
-            }
+            objects.push(obj);
         }
     }
-    plans
+    // plans are independent (each reads only the snapshot): one per core, in order
+    objects
+        .par_iter()
+        .filter_map(|obj| plan_object(snap, pack, obj, now, settings))
+        .collect()
 }
 
 /// Plans one reconciled object of any kind (`None` for a kind without a planner).
