@@ -142,12 +142,15 @@ fn owned_fields(live: &Value) -> Option<&Value> {
     live.pointer("/metadata/managedFields")?
         .as_array()?
         .iter()
-        .find(|e| {
-            s(e, "/manager") == MANAGER
-                && s(e, "/operation") == "Apply"
-                && s(e, "/subresource").is_empty()
-        })
+        .find(|e| is_our_apply_entry(e))
         .and_then(|e| e.get("fieldsV1"))
+}
+
+/// Whether a `managedFields` entry is our manager's Apply on the main resource.
+pub fn is_our_apply_entry(entry: &Value) -> bool {
+    s(entry, "/manager") == MANAGER
+        && s(entry, "/operation") == "Apply"
+        && s(entry, "/subresource").is_empty()
 }
 
 /// Whether `fields` (a fieldsV1 set) names a field that `desired` lacks.

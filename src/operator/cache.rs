@@ -441,16 +441,28 @@ impl Folder {
 }
 
 /// A watched object as the planner sees it: JSON with `apiVersion` and `kind` (list
-/// items may lack them), without `managedFields` for kinds the operator never writes.
+/// items may lack them), with no `managedFields` but our own apply entry on kinds the
+/// operator writes.
 fn to_value(w: &Watched, obj: DynamicObject) -> Option<(Key, Arc<Value>)> {
     let mut value = serde_json::to_value(obj).ok()?;
     let map = value.as_object_mut()?;
     map.insert("apiVersion".into(), Value::String(w.api_version()));
     map.insert("kind".into(), Value::String(w.kind.into()));
-    if !w.keep_managed_fields
-        && let Some(meta) = map.get_mut("metadata").and_then(Value::as_object_mut)
-    {
-        meta.remove("managedFields");
+    if let Some(meta) = map.get_mut("metadata").and_then(Value::as_object_mut) {
+        // of the field managers, only our own apply entry is ever read (the steady-state
+        // check of apply.rs); the rest is most of an object's size
+        let ours = meta.remove("managedFields").and_then(|m| match m {
+            Value::Array(entries) if w.keep_managed_fields => Some(Value::Array(
+                entries
+                    .into_iter()
+                    .filter(super::apply::is_our_apply_entry)
+                    .collect(),
+            )),
+            _ => None,
+        });
+        if let Some(ours) = ours {
+            meta.insert("managedFields".into(), ours);
+        }
     }
     let s = |p: &str| {
         value
@@ -468,8 +480,21 @@ fn to_value(w: &Watched, obj: DynamicObject) -> Option<(Key, Arc<Value>)> {
     Some((key, Arc::new(value)))
 }
 
+/// What the controllers' stores keep of an object: its identity. The object itself
+/// lives once, in the scopes and the snapshots that share it.
 fn to_dynamic(v: &Value) -> Option<DynamicObject> {
-    serde_json::from_value(v.clone()).ok()
+    let s = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
+    Some(DynamicObject {
+        types: None,
+        metadata: kube::api::ObjectMeta {
+            name: Some(s("/metadata/name")?),
+            namespace: s("/metadata/namespace"),
+            uid: s("/metadata/uid"),
+            resource_version: s("/metadata/resourceVersion"),
+            ..Default::default()
+        },
+        data: Value::Null,
+    })
 }
 
 fn same_version(a: &Value, b: &Value) -> bool {

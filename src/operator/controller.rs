@@ -389,16 +389,6 @@ fn tokio_stream_of(
     })
 }
 
-/// The object as JSON with `apiVersion` and `kind`.
-fn object_value(obj: &DynamicObject, ar: &ApiResource) -> Value {
-    let mut v = serde_json::to_value(obj).unwrap_or(Value::Null);
-    if let Some(m) = v.as_object_mut() {
-        m.insert("apiVersion".into(), json!(ar.api_version));
-        m.insert("kind".into(), json!(ar.kind));
-    }
-    v
-}
-
 /// The planner's clock: now, to the second, in RFC 3339.
 fn now() -> String {
     k8s_openapi::jiff::Timestamp::now()
@@ -409,7 +399,13 @@ fn now() -> String {
 async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
     let kind = ctx.entry.kind;
-    let value = object_value(&obj, &ctx.resource.ar);
+    // the store holds only identities: the object itself is read from the snapshot
+    // published with the change that woke this reconcile
+    let ns = obj.metadata.namespace.as_deref().unwrap_or("");
+    let name = obj.metadata.name.as_deref().unwrap_or("");
+    let Some(value) = ctx.shared.cache.snapshot().get(kind, ns, name).cloned() else {
+        return Ok(Action::await_change());
+    };
     let key = key_of(&value);
     ctx.dequeue(&key);
     ctx.shared
