@@ -19,6 +19,17 @@ pub fn at<'a>(v: &'a Value, pointer: &str) -> Option<&'a Value> {
     Some(cur)
 }
 
+/// [`at`] as a method, in place of serde_json's allocating `Value::pointer`.
+pub trait At {
+    fn at(&self, pointer: &str) -> Option<&Value>;
+}
+
+impl At for Value {
+    fn at(&self, pointer: &str) -> Option<&Value> {
+        at(self, pointer)
+    }
+}
+
 /// The string at a JSON pointer, or `""`.
 pub fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
     at(v, pointer).and_then(Value::as_str).unwrap_or("")

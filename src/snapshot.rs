@@ -3,6 +3,7 @@
 //! Indexed for the planner's lookups, so planning cost does not grow with unrelated
 //! objects.
 
+use crate::json_path::At as _;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -52,7 +53,7 @@ pub struct Snapshot {
 }
 
 fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
-    v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+    v.at(pointer).and_then(Value::as_str).unwrap_or("")
 }
 
 impl Snapshot {
@@ -270,7 +271,7 @@ fn is_observation(obj: &Value) -> bool {
 
 /// An object's labels as a map.
 pub fn labels(obj: &Value) -> BTreeMap<String, String> {
-    obj.pointer("/metadata/labels")
+    obj.at("/metadata/labels")
         .and_then(Value::as_object)
         .map(|m| {
             m.iter()

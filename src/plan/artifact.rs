@@ -4,6 +4,7 @@
 //! RoleBinding. The pack decides what to create in which phase, the PVC size and
 //! storage class, the Job shapes and the download conditions.
 
+use crate::json_path::At as _;
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
@@ -89,9 +90,9 @@ pub fn plan(snap: &Snapshot, pack: &RulePack, obj: &Value, now: &str, settings: 
         "check_size_job": naming::artifact_child_name(name, "check-size", uid),
         "role_binding": ROLE_BINDING,
     });
-    let spec_bytes = obj.pointer("/spec/size").map_or(0, quantity_bytes);
+    let spec_bytes = obj.at("/spec/size").map_or(0, quantity_bytes);
     let status_bytes = obj
-        .pointer("/status/discoveredSizeBytes")
+        .at("/status/discoveredSizeBytes")
         .and_then(Value::as_i64);
 
     // §4.3 sizing: only while neither the spec nor the status knows the size
@@ -211,7 +212,7 @@ pub fn plan(snap: &Snapshot, pack: &RulePack, obj: &Value, now: &str, settings: 
     c.merges(&mut ctx);
     let ctx = Value::Object(ctx);
     let rc = ctx
-        .pointer("/merged/artifact_runtime_config")
+        .at("/merged/artifact_runtime_config")
         .cloned()
         .unwrap_or(Value::Null);
     let parts = c.status_parts(&ctx);
@@ -219,7 +220,7 @@ pub fn plan(snap: &Snapshot, pack: &RulePack, obj: &Value, now: &str, settings: 
 
     let mut fields = Map::new();
     let owned = obj
-        .pointer("/metadata/ownerReferences")
+        .at("/metadata/ownerReferences")
         .and_then(Value::as_array)
         .is_some_and(|o| !o.is_empty());
     fields.insert(

@@ -10,6 +10,7 @@
 //! domain conditions written at step 5 of §1.4 (`Discovered`, `ArtifactsReady`, ...),
 //! status fields (a `()` value removes the field) and a requeue request.
 
+use crate::json_path::At as _;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
@@ -23,7 +24,7 @@ use crate::status::{
 };
 
 pub(crate) fn s<'a>(v: &'a Value, pointer: &str) -> &'a str {
-    v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+    v.at(pointer).and_then(Value::as_str).unwrap_or("")
 }
 
 /// A fact-level error record `{class, reason, message}` (the pack decides how it is
@@ -38,7 +39,7 @@ fn migrate_storage(spec: Option<&Value>) -> Value {
     let mut spec = spec.cloned().unwrap_or_else(|| json!({}));
     for field in ["defaultStorageClassName", "pvcHeadroomPercent"] {
         if let Some(v) = spec.get(field).cloned()
-            && spec.pointer(&format!("/storage/{field}")).is_none()
+            && spec.at(&format!("/storage/{field}")).is_none()
         {
             if !spec.get("storage").is_some_and(Value::is_object) {
                 spec["storage"] = json!({});
@@ -255,10 +256,10 @@ impl<'a> Controller<'a> {
         now: &str,
     ) -> Plan {
         let previous: Vec<Condition> = obj
-            .pointer("/status/conditions")
+            .at("/status/conditions")
             .and_then(|c| serde_json::from_value(c.clone()).ok())
             .unwrap_or_default();
-        let generation = obj.pointer("/metadata/generation").and_then(Value::as_i64);
+        let generation = obj.at("/metadata/generation").and_then(Value::as_i64);
         let conditions = parts.conditions.clone();
         let outcome =
             status::derive_status_with(&previous, &parts.components, now, generation, |set| {
@@ -389,14 +390,14 @@ pub fn object_ref(obj: &Value) -> Value {
 
 /// Whether `obj` has an owner reference with `uid`.
 pub fn owned_by(obj: &Value, uid: &str) -> bool {
-    obj.pointer("/metadata/ownerReferences")
+    obj.at("/metadata/ownerReferences")
         .and_then(Value::as_array)
         .is_some_and(|refs| refs.iter().any(|r| s(r, "/uid") == uid))
 }
 
 /// The status of a condition type on an object (`""` when absent).
 pub fn condition<'v>(obj: &'v Value, type_: &str) -> Option<&'v Value> {
-    obj.pointer("/status/conditions")
+    obj.at("/status/conditions")
         .and_then(Value::as_array)
         .and_then(|cs| cs.iter().find(|c| s(c, "/type") == type_))
 }

@@ -3,6 +3,7 @@
 //! the discovery output (the log of the Job's `discovery` container, taken from a
 //! `PodLog` observation).
 
+use crate::json_path::At as _;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
@@ -17,7 +18,7 @@ fn sha_hex(input: &str, bytes: usize) -> String {
 }
 
 fn gpu_part(spec: &Value) -> String {
-    match spec.pointer("/hardware/gpu").filter(|g| g.is_object()) {
+    match spec.at("/hardware/gpu").filter(|g| g.is_object()) {
         Some(g) => format!(
             "{}{}",
             s(g, "/model"),
@@ -40,7 +41,7 @@ pub fn job_name(template: &Value, model: &Value, env: &Value) -> String {
         h.push_str(s(e, "/value"));
     }
     for secret in model
-        .pointer("/spec/imagePullSecrets")
+        .at("/spec/imagePullSecrets")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()

@@ -2,6 +2,7 @@
 //! need a GPU, is that GPU in the cluster's inventory (and with how much VRAM), the
 //! node affinity that pins it there, and the resolved hardware written to its status.
 
+use crate::json_path::At as _;
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
@@ -86,7 +87,7 @@ fn device_ids<'a>(models: impl IntoIterator<Item = &'a str>) -> Vec<String> {
 }
 
 fn gpu_spec(spec: &Value) -> Option<&Value> {
-    spec.pointer("/hardware/gpu").filter(|g| g.is_object())
+    spec.at("/hardware/gpu").filter(|g| g.is_object())
 }
 
 fn int(v: Option<&Value>) -> i64 {
@@ -214,7 +215,7 @@ pub fn resolved_hardware(spec: &Value, discovered: Option<&Value>) -> Value {
         }
         out.insert("gpu".into(), Value::Object(g));
     }
-    if let Some(cpu) = spec.pointer("/hardware/cpu").filter(|c| c.is_object()) {
+    if let Some(cpu) = spec.at("/hardware/cpu").filter(|c| c.is_object()) {
         out.insert("cpu".into(), cpu.clone());
     }
     if out.is_empty() {
@@ -287,7 +288,7 @@ mod tests {
         assert_eq!(f["gate"], true);
         let a = node_affinity(&spec, &s);
         assert_eq!(
-            a.pointer("/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms/0/matchExpressions/0/values"),
+            a.at("/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms/0/matchExpressions/0/values"),
             Some(&json!(["74a1", "74a9", "74b5", "74bd"]))
         );
         let missing = json!({"hardware": {"gpu": {"requests": 1, "model": "MI355X"}}});

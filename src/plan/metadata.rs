@@ -1,13 +1,14 @@
 //! Metadata every produced object gets (outputs.md §2.2–2.3): labels propagated from
 //! the parent, the controller labels, and the owner reference.
 
+use crate::json_path::At as _;
 use serde_json::{Value, json};
 
 use crate::naming;
 use crate::rules::native::text;
 
 fn s<'a>(v: &'a Value, pointer: &str) -> &'a str {
-    v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+    v.at(pointer).and_then(Value::as_str).unwrap_or("")
 }
 
 /// Completes a built object: `ctl` is the controller name of outputs.md §2.1
@@ -15,21 +16,17 @@ fn s<'a>(v: &'a Value, pointer: &str) -> &'a str {
 /// propagation patterns).
 pub fn finish(mut obj: Value, parent: &Value, ctl: &str, owned: bool, rc: &Value) -> Value {
     let parent_labels = crate::snapshot::labels(parent);
-    if !obj
-        .pointer("/metadata/labels")
-        .is_some_and(Value::is_object)
-    {
+    if !obj.at("/metadata/labels").is_some_and(Value::is_object) {
         obj["metadata"]["labels"] = json!({});
     }
-    let patterns: Vec<String> =
-        if rc.pointer("/labelPropagation/enabled") == Some(&Value::Bool(true)) {
-            rc.pointer("/labelPropagation/match")
-                .and_then(Value::as_array)
-                .map(|m| m.iter().map(text).collect())
-                .unwrap_or_default()
-        } else {
-            vec![]
-        };
+    let patterns: Vec<String> = if rc.at("/labelPropagation/enabled") == Some(&Value::Bool(true)) {
+        rc.at("/labelPropagation/match")
+            .and_then(Value::as_array)
+            .map(|m| m.iter().map(text).collect())
+            .unwrap_or_default()
+    } else {
+        vec![]
+    };
     let is_job = obj["kind"] == "Job";
     let mut added = serde_json::Map::new();
     if let Some(labels) = obj

@@ -17,6 +17,7 @@ pub mod service;
 pub mod template;
 pub mod template_cache;
 
+use crate::json_path::At as _;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -82,12 +83,7 @@ impl Default for Settings {
 
 /// Sort key of produced objects (cli.md: apiVersion, kind, namespace, name).
 pub fn object_order(v: &Value) -> (String, String, String, String) {
-    let s = |p: &str| {
-        v.pointer(p)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()
-    };
+    let s = |p: &str| v.at(p).and_then(Value::as_str).unwrap_or("").to_string();
     (
         s("/apiVersion"),
         s("/kind"),
@@ -100,7 +96,7 @@ pub fn object_order(v: &Value) -> (String, String, String, String) {
 pub const PAUSED: &str = "aim.eai.amd.com/reconciliation-paused";
 
 fn paused(obj: &Value) -> bool {
-    obj.pointer("/metadata/annotations")
+    obj.at("/metadata/annotations")
         .and_then(|a| a.get(PAUSED))
         .and_then(Value::as_str)
         == Some("true")
@@ -133,11 +129,11 @@ pub fn round_with(
         }
         for obj in snap.list(kind) {
             let ns = obj
-                .pointer("/metadata/namespace")
+                .at("/metadata/namespace")
                 .and_then(Value::as_str)
                 .unwrap_or("");
             let name = obj
-                .pointer("/metadata/name")
+                .at("/metadata/name")
                 .and_then(Value::as_str)
                 .unwrap_or("");
             if only.is_some_and(|(n, m)| (n, m) != (ns, name)) || paused(obj) {

@@ -4,6 +4,7 @@
 //! create, and the statuses of the templates that exist. The pack builds the
 //! templates (`output … for AIMModel`) and maps the facts to conditions.
 
+use crate::json_path::At as _;
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
@@ -37,7 +38,7 @@ pub fn plan(snap: &Snapshot, pack: &RulePack, obj: &Value, now: &str, settings: 
     let effective = spec
         .get("imageMetadata")
         .filter(|m| is_set(m))
-        .or_else(|| obj.pointer("/status/imageMetadata").filter(|m| is_set(m)))
+        .or_else(|| obj.at("/status/imageMetadata").filter(|m| is_set(m)))
         .cloned()
         .unwrap_or(Value::Null);
     let custom_model = spec.get("modelSources").is_some_and(is_set);
@@ -47,13 +48,12 @@ pub fn plan(snap: &Snapshot, pack: &RulePack, obj: &Value, now: &str, settings: 
         .cloned()
         .unwrap_or_default();
     let deployments: Vec<Value> = effective
-        .pointer("/model/recommendedDeployments")
+        .at("/model/recommendedDeployments")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
     // §1.3
-    let expects = if spec.pointer("/discovery/createServiceTemplates") == Some(&Value::Bool(false))
-    {
+    let expects = if spec.at("/discovery/createServiceTemplates") == Some(&Value::Bool(false)) {
         "no"
     } else if custom_model {
         "yes"
@@ -148,7 +148,7 @@ pub fn plan(snap: &Snapshot, pack: &RulePack, obj: &Value, now: &str, settings: 
     c.merges(&mut ctx);
     let ctx = Value::Object(ctx);
     let rc = ctx
-        .pointer(if cluster {
+        .at(if cluster {
             "/merged/cluster_model_runtime_config"
         } else {
             "/merged/model_runtime_config"
@@ -191,13 +191,13 @@ fn image_metadata(snap: &Snapshot, model: &Value, secret_ns: &str) -> Value {
     let spec = model.get("spec").cloned().unwrap_or(Value::Null);
     let image = s(&spec, "/image");
     let out = |source: &str, metadata: Value, err: Value| json!({"source": source, "image": image, "metadata": metadata, "error": err});
-    if spec.pointer("/discovery/extractMetadata") == Some(&Value::Bool(false)) {
+    if spec.at("/discovery/extractMetadata") == Some(&Value::Bool(false)) {
         return out("disabled", Value::Null, Value::Null);
     }
     if let Some(m) = spec.get("imageMetadata").filter(|m| is_set(m)) {
         return out("spec", m.clone(), Value::Null);
     }
-    if let Some(m) = model.pointer("/status/imageMetadata").filter(|m| is_set(m)) {
+    if let Some(m) = model.at("/status/imageMetadata").filter(|m| is_set(m)) {
         return out("status", m.clone(), Value::Null);
     }
     if let Err(e) = naming::parse_image(image.trim()) {
@@ -481,7 +481,7 @@ pub fn custom_template_name(model: &str, entry: Option<&Value>, index: i64) -> S
         if !precision.is_empty() {
             parts.push(precision.to_string());
         }
-        let gpu = e.pointer("/hardware/gpu").filter(|g| g.is_object());
+        let gpu = e.at("/hardware/gpu").filter(|g| g.is_object());
         let gpu_model = gpu.map_or("", |g| s(g, "/model"));
         if !gpu_model.is_empty() {
             parts.push(gpu_model.to_string());

@@ -4,6 +4,7 @@
 //! classification of templates-models-caches.md §4.6 (termination reason plus the
 //! pod's last log lines, taken from `PodLog` observations).
 
+use crate::json_path::At as _;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -21,7 +22,7 @@ pub fn jobs_labelled<'a>(
     let mut jobs: Vec<&Arc<Value>> = snap
         .list_in("Job", namespace)
         .filter(|j| {
-            j.pointer("/metadata/labels")
+            j.at("/metadata/labels")
                 .and_then(|l| l.get(label))
                 .and_then(Value::as_str)
                 == Some(value)
@@ -36,7 +37,7 @@ pub fn jobs_labelled<'a>(
 }
 
 fn job_condition<'v>(job: &'v Value, type_: &str) -> Option<&'v Value> {
-    job.pointer("/status/conditions")
+    job.at("/status/conditions")
         .and_then(Value::as_array)
         .and_then(|cs| {
             cs.iter()
@@ -47,7 +48,7 @@ fn job_condition<'v>(job: &'v Value, type_: &str) -> Option<&'v Value> {
 /// `complete` (`Complete=True`), `failed` (`Failed=True`) or `running`.
 pub fn job_state(job: &Value) -> &'static str {
     let conds = job
-        .pointer("/status/conditions")
+        .at("/status/conditions")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
@@ -95,14 +96,14 @@ pub fn pods_where(snap: &Snapshot, namespace: &str, keep: impl Fn(&Value) -> boo
 }
 
 fn ready(pod: &Value) -> bool {
-    pod.pointer("/status/conditions")
+    pod.at("/status/conditions")
         .and_then(Value::as_array)
         .and_then(|cs| cs.iter().find(|c| s(c, "/type") == "Ready"))
         .is_some_and(|c| s(c, "/status") == "True")
 }
 
 fn statuses<'v>(pod: &'v Value, key: &str) -> impl Iterator<Item = &'v Value> {
-    pod.pointer(&format!("/status/{key}"))
+    pod.at(&format!("/status/{key}"))
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -276,7 +277,7 @@ pub fn classify_failure(snap: &Snapshot, pod: &Value) -> Value {
     let mut container = String::new();
     let mut inspect = false;
     if let Some(cs) =
-        statuses(pod, "containerStatuses").find(|c| c.pointer("/state/terminated").is_some())
+        statuses(pod, "containerStatuses").find(|c| c.at("/state/terminated").is_some())
     {
         let t = &cs["state"]["terminated"];
         reason = s(t, "/reason").to_string();
@@ -291,8 +292,8 @@ pub fn classify_failure(snap: &Snapshot, pod: &Value) -> Value {
         }
     }
     if reason.is_empty()
-        && let Some(cs) = statuses(pod, "initContainerStatuses")
-            .find(|c| c.pointer("/state/terminated").is_some())
+        && let Some(cs) =
+            statuses(pod, "initContainerStatuses").find(|c| c.at("/state/terminated").is_some())
     {
         let t = &cs["state"]["terminated"];
         reason = s(t, "/reason").to_string();

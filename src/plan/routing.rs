@@ -1,5 +1,6 @@
 //! The HTTPRoute path: `pathTemplate` rendered against the AIMService (outputs.md §9.4).
 
+use crate::json_path::At as _;
 use serde_json::Value;
 
 use crate::naming::dns1123;
@@ -10,11 +11,11 @@ const MAX_PATH: usize = 200;
 /// The default path `/<namespace>/<uid>`, normalised (or `/`).
 pub fn default_path(service: &Value) -> String {
     let ns = service
-        .pointer("/metadata/namespace")
+        .at("/metadata/namespace")
         .and_then(Value::as_str)
         .unwrap_or("");
     let uid = service
-        .pointer("/metadata/uid")
+        .at("/metadata/uid")
         .and_then(Value::as_str)
         .unwrap_or("");
     normalise(&format!("/{ns}/{uid}")).unwrap_or_else(|_| "/".into())
@@ -58,7 +59,7 @@ fn quoted_key<'a>(expr: &'a str, prefix: &str) -> Option<&'a str> {
 fn substitute(expr: &str, service: &Value) -> Result<String, String> {
     if let Some(key) = quoted_key(expr, ".metadata.labels") {
         let v = service
-            .pointer("/metadata/labels")
+            .at("/metadata/labels")
             .and_then(|l| l.get(key))
             .and_then(Value::as_str);
         return v
@@ -67,7 +68,7 @@ fn substitute(expr: &str, service: &Value) -> Result<String, String> {
     }
     if let Some(key) = quoted_key(expr, ".metadata.annotations") {
         let v = service
-            .pointer("/metadata/annotations")
+            .at("/metadata/annotations")
             .and_then(|l| l.get(key))
             .and_then(Value::as_str);
         return v

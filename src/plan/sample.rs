@@ -2,6 +2,7 @@
 //! whose condition holds on a sample must build an object with `apiVersion`, `kind`
 //! and `metadata.name`, without failing.
 
+use crate::json_path::At as _;
 use serde_json::Value;
 
 use super::Trace;
@@ -25,7 +26,7 @@ fn contexts(pack: &RulePack) -> Vec<(String, Value)> {
         let snap = Snapshot::new(docs.into_iter().map(|d| d.value));
         for svc in snap.list("AIMService") {
             let name = svc
-                .pointer("/metadata/name")
+                .at("/metadata/name")
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string();
@@ -57,11 +58,7 @@ pub fn check_outputs(pack: &RulePack) -> Vec<Diagnostic> {
                         ("/metadata/name", "metadata.name"),
                     ]
                     .into_iter()
-                    .filter(|(p, _)| {
-                        obj.pointer(p)
-                            .and_then(Value::as_str)
-                            .is_none_or(str::is_empty)
-                    })
+                    .filter(|(p, _)| obj.at(p).and_then(Value::as_str).is_none_or(str::is_empty))
                     .map(|(_, n)| n)
                     .collect();
                     (!missing.is_empty())

@@ -5,6 +5,7 @@
 //! template-level caching. The pack builds the Job and the cache and maps the facts
 //! to conditions; the status fields the facts determine are written here.
 
+use crate::json_path::At as _;
 use serde_json::{Map, Value, json};
 
 use super::controller::{self, Controller, epoch_seconds, s};
@@ -67,7 +68,7 @@ pub fn plan(snap: &Snapshot, pack: &RulePack, obj: &Value, now: &str, settings: 
             };
             let m_status = s(m, "/status/status");
             let unhealthy = matches!(m_status, "Failed" | "Degraded")
-                && m.pointer("/status/conditions")
+                && m.at("/status/conditions")
                     .and_then(Value::as_array)
                     .is_some_and(|cs| {
                         cs.iter().any(|c| {
@@ -126,10 +127,7 @@ pub fn plan(snap: &Snapshot, pack: &RulePack, obj: &Value, now: &str, settings: 
         ("none", Value::Null, None)
     };
     let spec_hash = model.as_ref().map(|_| discovery::spec_hash(obj, &image));
-    let prev = obj
-        .pointer("/status/discovery")
-        .cloned()
-        .unwrap_or(Value::Null);
+    let prev = obj.at("/status/discovery").cloned().unwrap_or(Value::Null);
     let prev_attempts = prev.get("attempts").and_then(Value::as_i64).unwrap_or(0);
     let prev_last = s(&prev, "/lastAttemptTime").to_string();
     let prev_hash = s(&prev, "/specHash").to_string();
@@ -152,7 +150,7 @@ pub fn plan(snap: &Snapshot, pack: &RulePack, obj: &Value, now: &str, settings: 
         .list("Job")
         .filter(|j| {
             DISCOVERY_LABELS.iter().all(|(k, v)| {
-                j.pointer("/metadata/labels")
+                j.at("/metadata/labels")
                     .and_then(|l| l.get(*k))
                     .and_then(Value::as_str)
                     == Some(*v)
@@ -243,12 +241,12 @@ pub fn plan(snap: &Snapshot, pack: &RulePack, obj: &Value, now: &str, settings: 
     });
 
     // §2.10 template caching (namespaced templates only)
-    let caching_enabled = !cluster && spec.pointer("/caching/enabled") == Some(&Value::Bool(true));
+    let caching_enabled = !cluster && spec.at("/caching/enabled") == Some(&Value::Bool(true));
     let cache_exists = caching_enabled
         && snap
             .list_in("AIMTemplateCache", ns)
             .any(|tc| controller::owned_by(tc, uid));
-    let status_sources = obj.pointer("/status/modelSources").is_some_and(is_set);
+    let status_sources = obj.at("/status/modelSources").is_some_and(is_set);
     let plan_cache = caching_enabled
         && (inline || (status == "Ready" && status_sources))
         && model.is_some()
@@ -305,7 +303,7 @@ pub fn plan(snap: &Snapshot, pack: &RulePack, obj: &Value, now: &str, settings: 
     c.merges(&mut ctx);
     let ctx = Value::Object(ctx);
     let rc = ctx
-        .pointer(if cluster {
+        .at(if cluster {
             "/merged/cluster_template_runtime_config"
         } else {
             "/merged/template_runtime_config"
@@ -364,7 +362,7 @@ pub fn plan(snap: &Snapshot, pack: &RulePack, obj: &Value, now: &str, settings: 
             {
                 fields.insert("modelSources".into(), p["modelSources"].clone());
                 fields.insert("profile".into(), p["profile"].clone());
-                set_hardware(&mut fields, p.pointer("/profile/metadata"));
+                set_hardware(&mut fields, p.at("/profile/metadata"));
             }
         }
     }
@@ -383,7 +381,7 @@ fn discovery_log(snap: &Snapshot, ns: &str, pod: &str) -> Option<String> {
 /// §2.3: the profile of a template with inline sources, from its spec.
 fn inline_profile(spec: &Value) -> Value {
     let mut meta = Map::new();
-    if let Some(g) = spec.pointer("/hardware/gpu").filter(|g| g.is_object()) {
+    if let Some(g) = spec.at("/hardware/gpu").filter(|g| g.is_object()) {
         let n = g.get("requests").and_then(Value::as_i64).unwrap_or(0);
         if n != 0 {
             meta.insert("gpuCount".into(), json!(n));

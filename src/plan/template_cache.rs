@@ -4,6 +4,7 @@
 //! status), and the artifacts still missing — with their hash names (outputs.md §1.4).
 //! On deletion, the non-Ready artifacts it created are listed for deletion (§3.5).
 
+use crate::json_path::At as _;
 use serde_json::{Map, Value, json};
 
 use super::controller::{self, Controller, s};
@@ -85,7 +86,7 @@ pub fn plan(snap: &Snapshot, pack: &RulePack, obj: &Value, now: &str, settings: 
     // §3.3 matching artifacts to the template's sources
     let sources: Vec<Value> = template
         .as_ref()
-        .and_then(|t| t.pointer("/status/modelSources"))
+        .and_then(|t| t.at("/status/modelSources"))
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
@@ -95,7 +96,7 @@ pub fn plan(snap: &Snapshot, pack: &RulePack, obj: &Value, now: &str, settings: 
         .filter(|a| !s(a, "/status/status").is_empty())
         .filter(|a| {
             let owners = a
-                .pointer("/metadata/ownerReferences")
+                .at("/metadata/ownerReferences")
                 .and_then(Value::as_array)
                 .is_some_and(|o| !o.is_empty());
             if dedicated {
@@ -154,17 +155,15 @@ pub fn plan(snap: &Snapshot, pack: &RulePack, obj: &Value, now: &str, settings: 
     }
 
     // §3.5 deletion: non-Ready artifacts created by this cache go with it
-    let deleting = obj
-        .pointer("/metadata/deletionTimestamp")
-        .is_some_and(is_set);
+    let deleting = obj.at("/metadata/deletionTimestamp").is_some_and(is_set);
     if deleting {
         let ns_obj = snap.get("Namespace", "", ns);
         let terminating = ns_obj.is_some_and(|n| {
-            n.pointer("/metadata/deletionTimestamp").is_some_and(is_set)
+            n.at("/metadata/deletionTimestamp").is_some_and(is_set)
                 || s(n, "/status/phase") == "Terminating"
         });
         let finalizer = obj
-            .pointer("/metadata/finalizers")
+            .at("/metadata/finalizers")
             .and_then(Value::as_array)
             .is_some_and(|f| f.iter().any(|x| x == FINALIZER));
         if terminating {
@@ -212,7 +211,7 @@ pub fn plan(snap: &Snapshot, pack: &RulePack, obj: &Value, now: &str, settings: 
     c.merges(&mut ctx);
     let ctx = Value::Object(ctx);
     let rc = ctx
-        .pointer("/merged/cache_runtime_config")
+        .at("/merged/cache_runtime_config")
         .cloned()
         .unwrap_or(Value::Null);
     let parts = c.status_parts(&ctx);
