@@ -27,7 +27,7 @@ use super::metrics::Metrics;
 use crate::snapshot::Snapshot;
 
 /// How long a batch waits for a quiet moment before the snapshot is rebuilt.
-const DEBOUNCE: Duration = Duration::from_millis(30);
+const DEBOUNCE: Duration = Duration::from_millis(10);
 /// Upper bound of one batch, so that a steady stream of changes still publishes.
 const MAX_BATCH: Duration = Duration::from_millis(250);
 /// A batch of nothing but Events (the busiest and least urgent kind: observations
