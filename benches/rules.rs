@@ -7,6 +7,10 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+/// The allocator the binary ships with (src/main.rs), so that figures match it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
 

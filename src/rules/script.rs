@@ -56,6 +56,9 @@ pub fn sandbox() -> Engine {
     engine.set_max_array_size(100_000);
     engine.set_max_map_size(100_000);
     engine.disable_symbol("eval");
+    // the interner is one lock per engine: with it, plans on different threads take
+    // turns instead of running side by side
+    engine.set_max_strings_interned(0);
     engine.on_print(|_| {});
     engine.on_debug(|_, _, _| {});
     engine.on_progress(|ops| {
