@@ -200,12 +200,12 @@ pub fn explain(plans: &[Plan], pack: &RulePack) -> String {
                 let _ = writeln!(out, "    outcome: {} — {}", sel.reason, sel.message);
             }
         }
-        for (name, m) in &p.trace.merges {
-            if m.provenance.is_empty() {
+        for (name, provenance) in &p.trace.merges {
+            if provenance.is_empty() {
                 continue;
             }
             let _ = writeln!(out, "  merge {name}:");
-            for (path, layer) in &m.provenance {
+            for (path, layer) in provenance {
                 let _ = writeln!(out, "    {path:<48} ← {layer}");
             }
         }

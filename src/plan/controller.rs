@@ -148,9 +148,9 @@ impl<'a> Controller<'a> {
             match result {
                 Ok(merged) => {
                     if let Some(Value::Object(mm)) = ctx.get_mut("merged") {
-                        mm.insert(m.name.clone(), merged.value.clone());
+                        mm.insert(m.name.clone(), merged.value);
                     }
-                    self.trace.merges.push((m.name.clone(), merged));
+                    self.trace.merges.push((m.name.clone(), merged.provenance));
                 }
                 Err(e) => self
                     .trace

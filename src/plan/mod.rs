@@ -23,7 +23,6 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::rules::merge::Merged;
 use crate::rules::select::SelectionResult;
 use crate::status::EventRecord;
 
@@ -47,7 +46,8 @@ pub struct Plan {
 #[derive(Debug, Clone, Default)]
 pub struct Trace {
     pub selection: Option<SelectionResult>,
-    pub merges: Vec<(String, Merged)>,
+    /// Per merge: field path → the layer whose value won.
+    pub merges: Vec<(String, Vec<(String, String)>)>,
     pub steps: Vec<(String, Duration)>,
     pub notes: Vec<String>,
     /// When the controller wants to look again even if nothing changes (the operator

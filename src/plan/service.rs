@@ -284,9 +284,9 @@ pub fn context(
         match result {
             Ok(merged) => {
                 if let Some(Value::Object(mm)) = ctx.get_mut("merged") {
-                    mm.insert(m.name.clone(), merged.value.clone());
+                    mm.insert(m.name.clone(), merged.value);
                 }
-                trace.merges.push((m.name.clone(), merged));
+                trace.merges.push((m.name.clone(), merged.provenance));
             }
             Err(e) => trace.notes.push(format!("merge {} failed: {e}", m.name)),
         }
