@@ -74,6 +74,18 @@ fn matching(
     }
 }
 
+/// Whether a template cache changed only where services do not look (its labels, which
+/// every new service of a shared cache re-applies with its own name): without this,
+/// a burst of new services sharing a cache re-plans all of them on every apply.
+fn same_for_services(change: &Change) -> bool {
+    let (Some(old), Some(new)) = (&change.old, &change.new) else {
+        return false;
+    };
+    ["/spec", "/status", "/metadata/ownerReferences", "/metadata/deletionTimestamp"]
+        .iter()
+        .all(|p| old.pointer(p) == new.pointer(p))
+}
+
 /// The model a service names or resolved.
 fn model_names(svc: &Value) -> [&str; 2] {
     [
@@ -83,6 +95,9 @@ fn model_names(svc: &Value) -> [&str; 2] {
 }
 
 fn service_change(after: &Snapshot, before: &Snapshot, change: &Change, out: &mut BTreeSet<Key>) {
+    if change.kind == "AIMTemplateCache" && same_for_services(change) {
+        return;
+    }
     for obj in change.versions() {
         owners(obj, "AIMService", out);
         let (ns, n) = (namespace(obj), name(obj));
@@ -528,6 +543,33 @@ mod tests {
         let snap = vec![a, isvc];
         let got = affected(&batch(snap.clone(), snap, vec![("Pod", pod)]));
         assert_eq!(got, vec![("ns".into(), "a".into())]);
+    }
+
+    #[test]
+    fn a_shared_cache_relabelled_by_another_service_wakes_nobody() {
+        let mut a = svc("ns", "a", json!({}));
+        a["status"] = json!({"resolvedTemplate": {"name": "t", "scope": "Namespace"}});
+        let cache = |service: &str, status: &str| {
+            Arc::new(json!({"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMTemplateCache",
+                "metadata": {"namespace": "ns", "name": "t-1", "labels": {"aim.eai.amd.com/service": service}},
+                "spec": {"templateName": "t", "mode": "Shared"}, "status": {"status": status}}))
+        };
+        let change = |old, new| {
+            let snap = Arc::new(Snapshot::new(vec![a.clone()]));
+            Batch {
+                before: snap.clone(),
+                after: snap,
+                changes: Arc::new(vec![Change {
+                    kind: "AIMTemplateCache",
+                    old: Some(old),
+                    new: Some(new),
+                }]),
+            }
+        };
+        let relabelled = change(cache("a", "Ready"), cache("b", "Ready"));
+        assert!(affected(&relabelled).is_empty());
+        let ready = change(cache("a", "Progressing"), cache("a", "Ready"));
+        assert_eq!(affected(&ready), vec![("ns".into(), "a".into())]);
     }
 
     #[test]
