@@ -444,6 +444,16 @@ impl Folder {
 /// items may lack them), with no `managedFields` but our own apply entry on kinds the
 /// operator writes.
 fn to_value(w: &Watched, obj: DynamicObject) -> Option<(Key, Arc<Value>)> {
+    // the planners read the Events of pods and InferenceServices only; the rest (our
+    // own, about AIM objects, most of them) would cost memory and planning time
+    if w.kind == "Event"
+        && !matches!(
+            obj.data.pointer("/involvedObject/kind").and_then(Value::as_str),
+            Some("Pod" | "InferenceService")
+        )
+    {
+        return None;
+    }
     let mut value = serde_json::to_value(obj).ok()?;
     let map = value.as_object_mut()?;
     map.insert("apiVersion".into(), Value::String(w.api_version()));
