@@ -20,6 +20,8 @@ const GPUS: [&str; 4] = ["MI300X", "MI325X", "MI355X", "MI250X"];
 const PRECISIONS: [&str; 4] = ["fp8", "fp16", "bf16", "int8"];
 const METRICS: [&str; 2] = ["latency", "throughput"];
 const API: &str = "aim.eai.amd.com/v1alpha1";
+/// The template every service chooses, once there are ten or more.
+pub const BEST: usize = 9;
 /// The model every service asks for.
 pub const MODEL: &str = "qwen3-32b";
 
@@ -92,10 +94,13 @@ fn node(name: &str, device_id: &str) -> Value {
 }
 
 /// Template `i`: its GPU, precision, metric and readiness vary with `i`, so that the
-/// selection has filtered, shadowed and scored candidates at every size.
+/// selection has filtered, shadowed and scored candidates at every size. Template 9
+/// (namespaced, Ready, optimized, MI325X) alone offers fp4, the most preferred
+/// precision: from ten templates up every service has one best choice, where equal
+/// best candidates would tie and render nothing.
 pub fn template(i: usize, namespace: Option<&str>) -> Value {
     let gpu = GPUS[i % 4];
-    let precision = PRECISIONS[(i / 2) % 4];
+    let precision = if i == BEST { "fp4" } else { PRECISIONS[(i / 2) % 4] };
     let metric = METRICS[i % 2];
     let mut metadata = json!({"name": template_name(i),
                               "uid": format!("uid-t-{i}-{}", namespace.unwrap_or(""))});
@@ -155,5 +160,25 @@ mod tests {
         assert_eq!(count("AIMServiceTemplate"), 4);
         assert_eq!(count("AIMClusterServiceTemplate"), 4);
         assert_eq!(count("Namespace"), 2);
+    }
+
+    #[test]
+    fn every_size_from_ten_templates_has_one_best_choice() {
+        let pack = crate::rules::RulePack::builtin().unwrap();
+        for templates in [10, 20, 50, 100] {
+            let mut objects = state(Shape {
+                services: 1,
+                templates,
+                namespaces: 1,
+            });
+            settle(&mut objects, &pack);
+            let svc = objects.iter().find(|o| o["kind"] == "AIMService").unwrap();
+            assert_eq!(
+                svc["status"]["resolvedTemplate"]["name"],
+                template_name(BEST),
+                "{templates} templates: {}",
+                svc["status"]
+            );
+        }
     }
 }
