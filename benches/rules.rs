@@ -157,7 +157,7 @@ fn benches(c: &mut Criterion) {
         let cands: Vec<Value> = (0..n).map(candidate).collect();
         let refs: Vec<&Value> = cands.iter().collect();
         // both implementations must agree before their speed is compared
-        let rules = sel.run(&pack.scripts, &ctx, &refs).unwrap();
+        let rules = sel.run(&pack.scripts, &ctx, &refs, None).unwrap();
         let (native, _) = baseline.select(&gpus, false, &refs);
         let rules_choice = match rules.decision {
             aimctl::rules::select::Decision::Chosen(i) => Some(i),
@@ -165,7 +165,7 @@ fn benches(c: &mut Criterion) {
         };
         assert_eq!(rules_choice, native, "rules and baseline disagree at {n}");
         group.bench_with_input(BenchmarkId::new("rules", n), &refs, |b, refs| {
-            b.iter(|| sel.run(&pack.scripts, &ctx, refs).unwrap())
+            b.iter(|| sel.run(&pack.scripts, &ctx, refs, None).unwrap())
         });
         group.bench_with_input(BenchmarkId::new("native", n), &refs, |b, refs| {
             b.iter(|| baseline.select(&gpus, false, refs))

@@ -50,6 +50,8 @@ pub struct Snapshot {
     pod_logs: HashMap<Key, Vec<Arc<Value>>>,
     /// Objects given twice: the first copy is kept.
     pub duplicates: Vec<(String, String, String)>,
+    /// What selections learnt of this snapshot's candidates, for the next service.
+    selection_memo: crate::rules::select::Memo,
 }
 
 fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
@@ -177,11 +179,11 @@ impl Snapshot {
     }
 
     /// Objects of a kind in one namespace, by name.
-    pub fn list_in<'a>(
+    pub fn list_in<'a, 'n>(
         &'a self,
         kind: &str,
-        namespace: &'a str,
-    ) -> impl Iterator<Item = &'a Arc<Value>> + 'a {
+        namespace: &'n str,
+    ) -> impl Iterator<Item = &'a Arc<Value>> + use<'a, 'n> {
         self.objects
             .get(kind)
             .into_iter()
@@ -224,6 +226,11 @@ impl Snapshot {
     }
 
     /// Normalised GPU models present on the cluster's nodes (from node labels).
+    /// Candidate facts shared by the selections of every plan on this snapshot.
+    pub fn selection_memo(&self) -> &crate::rules::select::Memo {
+        &self.selection_memo
+    }
+
     pub fn gpu_inventory(&self) -> &BTreeSet<String> {
         &self.gpus
     }

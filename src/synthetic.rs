@@ -100,7 +100,11 @@ fn node(name: &str, device_id: &str) -> Value {
 /// best candidates would tie and render nothing.
 pub fn template(i: usize, namespace: Option<&str>) -> Value {
     let gpu = GPUS[i % 4];
-    let precision = if i == BEST { "fp4" } else { PRECISIONS[(i / 2) % 4] };
+    let precision = if i == BEST {
+        "fp4"
+    } else {
+        PRECISIONS[(i / 2) % 4]
+    };
     let metric = METRICS[i % 2];
     let mut metadata = json!({"name": template_name(i),
                               "uid": format!("uid-t-{i}-{}", namespace.unwrap_or(""))});

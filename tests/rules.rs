@@ -8,7 +8,7 @@ use aimctl::rules::diagnostic::Code;
 use aimctl::rules::expr::{self, Names, Scope};
 use aimctl::rules::pack::LoadError;
 use aimctl::rules::script::Scripts;
-use aimctl::rules::select::Decision;
+use aimctl::rules::select::{Decision, Memo};
 use serde_json::{Value, json};
 
 fn pack(files: &[(&str, &str)]) -> RulePack {
@@ -243,7 +243,7 @@ fn selection_chooses_explains_ties_and_empties() {
         c("d", "unknown", true),
     ];
     let refs: Vec<&Value> = cands.iter().collect();
-    let r = sel.run(&p.scripts, &json!({}), &refs).unwrap();
+    let r = sel.run(&p.scripts, &json!({}), &refs, None).unwrap();
     assert_eq!(r.decision, Decision::Chosen(1));
     assert_eq!(
         r.verdicts[2].rejected,
@@ -257,16 +257,84 @@ fn selection_chooses_explains_ties_and_empties() {
     );
     let tie = [c("a", "best", true), c("b", "best", true)];
     let r = sel
-        .run(&p.scripts, &json!({}), &tie.iter().collect::<Vec<_>>())
+        .run(
+            &p.scripts,
+            &json!({}),
+            &tie.iter().collect::<Vec<_>>(),
+            None,
+        )
         .unwrap();
     assert_eq!(r.decision, Decision::Tie(vec![0, 1]));
     assert_eq!((r.reason.as_str(), r.message.as_str()), ("Tie", "tied: 2"));
     let none = [c("a", "best", false)];
     let r = sel
-        .run(&p.scripts, &json!({}), &none.iter().collect::<Vec<_>>())
+        .run(
+            &p.scripts,
+            &json!({}),
+            &none.iter().collect::<Vec<_>>(),
+            None,
+        )
         .unwrap();
     assert_eq!(r.decision, Decision::None);
     assert_eq!(r.message, "none of 1");
+}
+
+const SELECT_MEMO: &str = r#"
+rank tier = [best, good]
+select template {
+  let tier = candidate.tier
+  filter ready
+    keep   candidate.ready == true
+    reason "NotReady"
+  filter budget
+    keep   candidate.cost <= service.budget
+    reason "TooExpensive"
+  filter sane
+    keep   check(candidate)
+    reason "Broken"
+  score tier by tier
+}
+"#;
+
+const SELECT_MEMO_RHAI: &str = r#"
+fn check(c) { if c.cost > 100 { throw "cost out of range"; } true }
+"#;
+
+/// Candidate facts are shared across services through the memo, what reads the
+/// service is not, and an error waits until its stage is reached.
+#[test]
+fn a_memo_shares_what_the_candidate_alone_decides() {
+    let p = pack(&[("s.rules", SELECT_MEMO), ("s.rhai", SELECT_MEMO_RHAI)]);
+    let sel = &p.selections["template"];
+    let c = |name: &str, tier: &str, ready: bool, cost: i64| json!({"metadata": {"name": name}, "tier": tier, "ready": ready, "cost": cost});
+    let cands = [
+        c("cheap", "good", true, 1),
+        c("dear", "best", true, 50),
+        c("broken", "best", false, 500),
+    ];
+    let refs: Vec<&Value> = cands.iter().collect();
+    let memo = Memo::default();
+    let rich = json!({"service": {"budget": 100}});
+    let poor = json!({"service": {"budget": 10}});
+    for (ctx, chosen) in [(&rich, 1), (&poor, 0), (&rich, 1)] {
+        let with = sel.run(&p.scripts, ctx, &refs, Some(&memo)).unwrap();
+        let without = sel.run(&p.scripts, ctx, &refs, None).unwrap();
+        assert_eq!(with.decision, Decision::Chosen(chosen), "{ctx}");
+        assert_eq!(with.verdicts, without.verdicts, "{ctx}");
+        assert_eq!(with.stages, without.stages, "{ctx}");
+    }
+    assert_eq!(format!("{memo:?}"), "Memo(3 candidates)");
+    // "broken" fails `check` but never reaches it; once it does, the error shows
+    let ready = c("broken", "best", true, 500);
+    let err = sel
+        .run(
+            &p.scripts,
+            &json!({"service": {"budget": 1000}}),
+            &[&ready],
+            Some(&memo),
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("cost out of range"), "{err}");
 }
 
 #[test]

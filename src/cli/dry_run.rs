@@ -173,7 +173,7 @@ pub fn explain(plans: &[Plan], pack: &RulePack) -> String {
                 let values: Vec<String> = sel
                     .value_names
                     .iter()
-                    .zip(&v.values)
+                    .zip(v.values.iter())
                     .map(|(k, x)| format!("{k}={}", crate::rules::native::text(x)))
                     .collect();
                 let verdict = match (&v.rejected, &v.score) {

@@ -448,7 +448,9 @@ fn to_value(w: &Watched, obj: DynamicObject) -> Option<(Key, Arc<Value>)> {
     // own, about AIM objects, most of them) would cost memory and planning time
     if w.kind == "Event"
         && !matches!(
-            obj.data.pointer("/involvedObject/kind").and_then(Value::as_str),
+            obj.data
+                .pointer("/involvedObject/kind")
+                .and_then(Value::as_str),
             Some("Pod" | "InferenceService")
         )
     {

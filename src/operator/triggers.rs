@@ -81,9 +81,14 @@ fn same_for_services(change: &Change) -> bool {
     let (Some(old), Some(new)) = (&change.old, &change.new) else {
         return false;
     };
-    ["/spec", "/status", "/metadata/ownerReferences", "/metadata/deletionTimestamp"]
-        .iter()
-        .all(|p| old.pointer(p) == new.pointer(p))
+    [
+        "/spec",
+        "/status",
+        "/metadata/ownerReferences",
+        "/metadata/deletionTimestamp",
+    ]
+    .iter()
+    .all(|p| old.pointer(p) == new.pointer(p))
 }
 
 /// The model a service names or resolved.
@@ -550,9 +555,11 @@ mod tests {
         let mut a = svc("ns", "a", json!({}));
         a["status"] = json!({"resolvedTemplate": {"name": "t", "scope": "Namespace"}});
         let cache = |service: &str, status: &str| {
-            Arc::new(json!({"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMTemplateCache",
+            Arc::new(
+                json!({"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMTemplateCache",
                 "metadata": {"namespace": "ns", "name": "t-1", "labels": {"aim.eai.amd.com/service": service}},
-                "spec": {"templateName": "t", "mode": "Shared"}, "status": {"status": status}}))
+                "spec": {"templateName": "t", "mode": "Shared"}, "status": {"status": status}}),
+            )
         };
         let change = |old, new| {
             let snap = Arc::new(Snapshot::new(vec![a.clone()]));

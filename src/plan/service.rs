@@ -70,9 +70,9 @@ pub fn plan_with(
     let started = Instant::now();
     let ctx = context(snap, pack, svc, now, &mut trace);
     let ns = s(svc, "/metadata/namespace");
-    let spec = svc.get("spec").cloned().unwrap_or(Value::Null);
-    let rc = ctx["merged"]["runtime_config"].clone();
-    let hpa = ctx["hpa"].clone();
+    let spec = svc.get("spec").unwrap_or(&Value::Null);
+    let rc = &ctx["merged"]["runtime_config"];
+    let hpa = &ctx["hpa"];
     let route = ctx["route"].as_object();
     let res = &ctx["resolution"];
     let template_ready = res["template"]["found"] == true && res["template"]["status"] == "Ready";
@@ -139,7 +139,7 @@ pub fn plan_with(
             let t = Instant::now();
             match pack.build_output(out, &ctx) {
                 Ok(Some((obj, owned))) if obj.is_object() => {
-                    objects.push(metadata::finish(obj, svc, CONTROLLER, owned, &rc))
+                    objects.push(metadata::finish(obj, svc, CONTROLLER, owned, rc))
                 }
                 Ok(Some((other, _))) => trace
                     .notes
@@ -180,9 +180,17 @@ pub fn plan_with(
     if route.is_some() {
         st["routing"] = json!({"path": ctx["routing"]["path"]});
     }
-    st["runtime"] = runtime_replicas(&spec, &hpa);
-    let mut object = svc.clone();
-    object["status"] = st;
+    st["runtime"] = runtime_replicas(spec, hpa);
+    // the service as it was, but for the status just planned
+    let mut object: Map<String, Value> = svc
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(k, _)| *k != "status")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    object.insert("status".into(), st);
+    let object = Value::Object(object);
     trace.steps.push(("plan".into(), started.elapsed()));
     Plan {
         objects,
@@ -205,7 +213,7 @@ pub fn context(
 ) -> Value {
     let ns = s(svc, "/metadata/namespace").to_string();
     let name = s(svc, "/metadata/name").to_string();
-    let spec = svc.get("spec").cloned().unwrap_or(Value::Null);
+    let spec = svc.get("spec").unwrap_or(&Value::Null);
     let mut ctx = Map::new();
     ctx.insert("service".into(), svc.clone());
     ctx.insert("namespace".into(), json!(ns));
@@ -213,7 +221,7 @@ pub fn context(
     ctx.insert("cluster".into(), json!({"gpus": snap.gpu_inventory()}));
 
     // 4. runtime config: namespaced and cluster objects of the same name
-    let rc_name = match s(&spec, "/runtimeConfigName") {
+    let rc_name = match s(spec, "/runtimeConfigName") {
         "" => "default".to_string(),
         n => n.to_string(),
     };
@@ -250,11 +258,11 @@ pub fn context(
 
     // 5. model
     let (model_res, model_obj) = resolve_model(snap, svc, &ns);
-    ctx.insert("model".into(), model_obj.clone().unwrap_or(Value::Null));
+    ctx.insert("model".into(), model_obj.unwrap_or(Value::Null));
 
     // 6. template
     let mut template_res = json!({"found": false});
-    let mut template_obj: Option<Value> = None;
+    let mut template_obj: Option<&Value> = None;
     resolve_template(
         snap,
         pack,
@@ -268,7 +276,7 @@ pub fn context(
     );
     ctx.insert(
         "template".into(),
-        template_obj.clone().unwrap_or(Value::Null),
+        template_obj.cloned().unwrap_or(Value::Null),
     );
 
     // merges, in pack order; each result is visible to the next
@@ -308,7 +316,7 @@ pub fn context(
     }
 
     // caching
-    let mode = match s(&spec, "/caching/mode") {
+    let mode = match s(spec, "/caching/mode") {
         "Dedicated" | "Never" => "Dedicated",
         _ => "Shared",
     };
@@ -317,12 +325,11 @@ pub fn context(
         .as_ref()
         .ok()
         .and_then(|n| snap.get("InferenceService", &ns, n))
-        .map(|v| (**v).clone());
+        .map(|v| &**v);
     let cache = find_cache(snap, svc, &ns, mode, &tpl_status_name);
     let template_ready = template_res["status"] == "Ready" && template_res["found"] == true;
     let template_name = template_res["name"].as_str().unwrap_or("").to_string();
     let has_sources = template_obj
-        .as_ref()
         .and_then(|t| at(t, "/status/modelSources"))
         .is_some_and(is_set);
     let plan_cache = cache.is_none() && template_ready && has_sources;
@@ -333,7 +340,7 @@ pub fn context(
             naming::shared_cache_name(&template_name, &ns)
         });
     }
-    let lost = existing_isvc.as_ref().is_some_and(|i| {
+    let lost = existing_isvc.is_some_and(|i| {
         at(i, "/spec/predictor/volumes")
             .and_then(Value::as_array)
             .is_some_and(|v| {
@@ -348,10 +355,10 @@ pub fn context(
         }
         None => json!({"found": false, "mode": mode, "lost": lost, "plan": plan_cache}),
     };
-    ctx.insert("cache".into(), cache.clone().unwrap_or(Value::Null));
+    ctx.insert("cache".into(), cache.cloned().unwrap_or(Value::Null));
 
     // derived template (service-reconcile.md §7.2)
-    let derived_name = template_obj.as_ref().and_then(|t| {
+    let derived_name = template_obj.and_then(|t| {
         let ovr = spec.get("overrides").filter(|o| is_set(o))?;
         let labels = crate::snapshot::labels(t);
         let derived = labels.get("aim.eai.amd.com/origin").map(String::as_str) == Some("derived");
@@ -369,17 +376,17 @@ pub fn context(
     }
 
     // routing (outputs.md §9.2, §9.4)
-    let enabled = match at(&spec, "/routing/enabled") {
+    let enabled = match at(spec, "/routing/enabled") {
         Some(Value::Bool(b)) => *b,
         _ => at(&rc, "/routing/enabled")
             .and_then(Value::as_bool)
             .unwrap_or(false),
     };
-    let gateway = at(&spec, "/routing/gatewayRef")
+    let gateway = at(spec, "/routing/gatewayRef")
         .filter(|g| is_set(g))
         .or_else(|| at(&rc, "/routing/gatewayRef").filter(|g| is_set(g)))
         .cloned();
-    let path_template = match at(&spec, "/routing/pathTemplate") {
+    let path_template = match at(spec, "/routing/pathTemplate") {
         Some(t) => text(t),
         None => text(at(&rc, "/routing/pathTemplate").unwrap_or(&Value::Null)),
     };
@@ -387,28 +394,26 @@ pub fn context(
         Ok(p) => (p, Value::Null),
         Err(e) => (routing::default_path(svc), json!(e)),
     };
-    let timeout = at(&spec, "/routing/requestTimeout")
+    let timeout = at(spec, "/routing/requestTimeout")
         .or_else(|| at(&rc, "/routing/requestTimeout"))
         .map(|t| crate::quantity::go_duration(&text(t)).unwrap_or_else(|| text(t)));
-    let route = snap
-        .get("HTTPRoute", &ns, &route_name)
-        .map(|v| (**v).clone());
+    let route = snap.get("HTTPRoute", &ns, &route_name).map(|v| &**v);
     ctx.insert(
         "routing".into(),
         json!({"enabled": enabled, "gateway": gateway, "path": path, "path_error": path_error,
                "timeout": timeout, "exists": route.is_some()}),
     );
-    ctx.insert("route".into(), route.clone().unwrap_or(Value::Null));
+    ctx.insert("route".into(), route.cloned().unwrap_or(Value::Null));
 
     // runtime observations of the InferenceService
-    let (pods, events, hpa) = match (&existing_isvc, &isvc_name) {
+    let (pods, events, hpa) = match (existing_isvc, &isvc_name) {
         (Some(isvc), Ok(n)) => observe_isvc(snap, &ns, n, isvc),
         _ => (vec![], vec![], Value::Null),
     };
-    ctx.insert("isvc".into(), existing_isvc.clone().unwrap_or(Value::Null));
+    ctx.insert("isvc".into(), existing_isvc.cloned().unwrap_or(Value::Null));
     ctx.insert("pods".into(), Value::Array(pods));
     ctx.insert("events".into(), Value::Array(events));
-    ctx.insert("hpa".into(), hpa.clone());
+    ctx.insert("hpa".into(), hpa);
     let autoscaling = spec.get("autoScaling").is_some()
         || spec.get("minReplicas").is_some()
         || spec.get("maxReplicas").is_some();
@@ -576,20 +581,20 @@ fn resolve_model(snap: &Snapshot, svc: &Value, ns: &str) -> (Value, Option<Value
 
 /// service-reconcile.md §6: previous resolution, explicit name, or auto-selection.
 #[allow(clippy::too_many_arguments)]
-fn resolve_template(
-    snap: &Snapshot,
+fn resolve_template<'s>(
+    snap: &'s Snapshot,
     pack: &RulePack,
     svc: &Value,
     ns: &str,
     model: &Value,
     ctx: &mut Map<String, Value>,
     res: &mut Value,
-    obj: &mut Option<Value>,
+    obj: &mut Option<&'s Value>,
     trace: &mut Trace,
 ) {
-    let set = |t: &Value, res: &mut Value, obj: &mut Option<Value>| {
+    let set = |t: &'s Value, res: &mut Value, obj: &mut Option<&'s Value>| {
         *res = resolved(t);
-        *obj = Some(t.clone());
+        *obj = Some(t);
     };
     if let Some(r) = at(svc, "/status/resolvedTemplate") {
         let t = match s(r, "/scope") {
@@ -637,7 +642,12 @@ fn resolve_template(
         .collect();
     let t = Instant::now();
     let ctx_value = Value::Object(std::mem::take(ctx));
-    let result = selection.run(&pack.scripts, &ctx_value, &candidates);
+    let result = selection.run(
+        &pack.scripts,
+        &ctx_value,
+        &candidates,
+        Some(snap.selection_memo()),
+    );
     let Value::Object(back) = ctx_value else {
         unreachable!("ctx is a map")
     };
@@ -663,7 +673,13 @@ fn resolve_template(
 }
 
 /// service-reconcile.md §8.2: the cache this service uses, if any.
-fn find_cache(snap: &Snapshot, svc: &Value, ns: &str, mode: &str, template: &str) -> Option<Value> {
+fn find_cache<'s>(
+    snap: &'s Snapshot,
+    svc: &Value,
+    ns: &str,
+    mode: &str,
+    template: &str,
+) -> Option<&'s Value> {
     let uid = s(svc, "/metadata/uid");
     let usable = |c: &Value| {
         if mode == "Dedicated" {
@@ -680,7 +696,7 @@ fn find_cache(snap: &Snapshot, svc: &Value, ns: &str, mode: &str, template: &str
         && s(c, "/status/status") == "Ready"
         && usable(c)
     {
-        return Some((**c).clone());
+        return Some(c);
     }
     if template.is_empty() {
         return None;
@@ -690,9 +706,9 @@ fn find_cache(snap: &Snapshot, svc: &Value, ns: &str, mode: &str, template: &str
         return snap
             .get("AIMTemplateCache", ns, &name)
             .filter(|c| usable(c))
-            .map(|c| (**c).clone());
+            .map(|c| &**c);
     }
-    let mut best: Option<&Value> = None;
+    let mut best: Option<&'s Value> = None;
     for c in snap.list_in("AIMTemplateCache", ns) {
         if s(c, "/spec/templateName") == template && usable(c) {
             let rank = status::status_rank(s(c, "/status/status"));
@@ -701,7 +717,7 @@ fn find_cache(snap: &Snapshot, svc: &Value, ns: &str, mode: &str, template: &str
             }
         }
     }
-    best.cloned()
+    best
 }
 
 /// Pods and Events of the InferenceService, and its KEDA HPA.

@@ -421,6 +421,27 @@ impl Expr {
             }
         })
     }
+
+    /// Whether the value may depend on the evaluation context (the service being
+    /// planned) rather than only on the subject, literals and the given `let`s.
+    /// Functions are pure: natives are, and pack scripts see only their arguments.
+    pub fn reads_context(&self, impure_lets: &[bool]) -> bool {
+        let any = |items: &[Expr]| items.iter().any(|e| e.reads_context(impure_lets));
+        match self {
+            Expr::Lit(_) | Expr::Subject => false,
+            Expr::Root(_) => true,
+            Expr::Let(i) => impure_lets.get(*i).copied().unwrap_or(true),
+            Expr::Field(e, _) | Expr::Index(e, _) | Expr::Not(e) => e.reads_context(impure_lets),
+            Expr::Cmp(_, a, b) => a.reads_context(impure_lets) || b.reads_context(impure_lets),
+            Expr::And(v) | Expr::Or(v) | Expr::Add(v) | Expr::Array(v) => any(v),
+            Expr::Native(_, _, v) | Expr::Script(_, v) => any(v),
+            Expr::Rhai(_, vars) => vars.iter().any(|b| match b {
+                Binding::Root(_) => true,
+                Binding::Let(i, _) => impure_lets.get(*i).copied().unwrap_or(true),
+                Binding::Subject(_) => false,
+            }),
+        }
+    }
 }
 
 /// Conditions are true only for the boolean `true` (as in Rhai, no truthy strings).

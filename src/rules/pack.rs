@@ -473,15 +473,15 @@ impl Compiler<'_> {
             };
             let on_tie = outcome(&s.on_tie, self);
             let on_none = outcome(&s.on_none, self);
-            let sel = Selection {
-                name: s.name.name.clone(),
+            let sel = Selection::new(
+                s.name.name.clone(),
                 lets,
                 stages,
                 prefer,
                 score,
                 on_tie,
                 on_none,
-            };
+            );
             out.insert(s.name.name.clone(), (sel, s.name.span));
         }
         out.into_iter().map(|(k, v)| (k, v.0)).collect()

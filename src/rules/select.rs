@@ -2,7 +2,9 @@
 //! score by rank lists, and decide (one winner, a tie, or none) — keeping every
 //! verdict for `--explain` and the status.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -17,6 +19,17 @@ pub struct Stage {
     pub when: Option<Expr>,
     pub keep: Expr,
     pub reason: Expr,
+}
+
+impl Stage {
+    /// `None` when the candidate is kept, else its rejection reason.
+    fn verdict(&self, scope: &Scope, scripts: &Scripts) -> Result<Option<String>, EvalError> {
+        if truthy(&*self.keep.eval(scope, scripts)?) {
+            Ok(None)
+        } else {
+            Ok(Some(text(&*self.reason.eval(scope, scripts)?)))
+        }
+    }
 }
 
 pub struct ScoreKey {
@@ -38,15 +51,81 @@ pub struct Selection {
     pub score: Vec<ScoreKey>,
     pub on_tie: Option<OutcomeRule>,
     pub on_none: Option<OutcomeRule>,
+    /// Which parts read only the candidate, so that a [`Memo`] may share them.
+    own: Own,
+    /// Tells this compiled block from any other in a [`Memo`] (a pack reload
+    /// compiles new ones while snapshots of the old one may live on).
+    id: u64,
+}
+
+/// The parts of a selection that the candidate alone decides.
+#[derive(Default)]
+struct Own {
+    /// Every `let` reads only the candidate: without that nothing is shared.
+    lets: bool,
+    stages: Vec<bool>,
+    prefer: Vec<bool>,
+    score: bool,
+}
+
+/// What the candidate alone decides, computed once per candidate and shared by
+/// every service planned on one snapshot (the 10,000 services of a resync ask the
+/// same questions of the same 20 templates).
+struct Facts {
+    name: Arc<str>,
+    kind: Arc<str>,
+    lets: Arc<[Value]>,
+    /// Per stage: `None` when the stage reads the service; else the candidate's
+    /// rejection reason, if it is rejected. Errors wait until the stage is reached.
+    stages: Vec<Option<Result<Option<String>, EvalError>>>,
+    prefer: Vec<Option<Result<bool, EvalError>>>,
+    score: Option<Result<Vec<u32>, EvalError>>,
+}
+
+/// A candidate's facts, or the error its `let`s raised.
+type Learnt = Arc<Result<Facts, EvalError>>;
+
+/// Candidate facts of one snapshot, by selection and candidate. Keys are addresses
+/// of the snapshot's objects, so a memo must not outlive the snapshot it serves.
+#[derive(Default)]
+pub struct Memo {
+    facts: Mutex<HashMap<(u64, usize), Learnt>>,
+}
+
+/// A copy starts empty: it is a cache, and what it would copy is rebuilt on demand.
+impl Clone for Memo {
+    fn clone(&self) -> Self {
+        Memo::default()
+    }
+}
+
+impl std::fmt::Debug for Memo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.facts.lock().map(|m| m.len()).unwrap_or(0);
+        write!(f, "Memo({n} candidates)")
+    }
+}
+
+impl Memo {
+    fn get(&self, key: (u64, usize)) -> Option<Learnt> {
+        self.facts.lock().ok()?.get(&key).cloned()
+    }
+
+    fn put(&self, key: (u64, usize), facts: Learnt) {
+        if let Ok(mut m) = self.facts.lock() {
+            m.insert(key, facts);
+        }
+    }
 }
 
 /// What happened to one candidate.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Verdict {
-    pub name: String,
-    pub kind: String,
-    /// Derived values, in the order of [`SelectionResult::value_names`].
-    pub values: Vec<Value>,
+    pub name: Arc<str>,
+    pub kind: Arc<str>,
+    /// Derived values, in the order of [`SelectionResult::value_names`]; shared with
+    /// the memo and every other plan of the snapshot.
+    pub values: Arc<[Value]>,
     /// The stage that removed the candidate and its reason.
     pub rejected: Option<(String, String)>,
     pub score: Option<Vec<u32>>,
@@ -78,43 +157,92 @@ pub struct SelectionResult {
 }
 
 impl Selection {
-    /// Runs the pipeline over `candidates` with the shared context `ctx`.
+    pub fn new(
+        name: String,
+        lets: Vec<(String, Expr)>,
+        stages: Vec<Stage>,
+        prefer: Vec<(String, Expr)>,
+        score: Vec<ScoreKey>,
+        on_tie: Option<OutcomeRule>,
+        on_none: Option<OutcomeRule>,
+    ) -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let mut impure_lets: Vec<bool> = vec![];
+        for (_, e) in &lets {
+            impure_lets.push(e.reads_context(&impure_lets));
+        }
+        let own_expr = |e: &Expr| !e.reads_context(&impure_lets);
+        let own = Own {
+            lets: !impure_lets.contains(&true),
+            stages: stages
+                .iter()
+                .map(|s| own_expr(&s.keep) && own_expr(&s.reason))
+                .collect(),
+            prefer: prefer.iter().map(|(_, e)| own_expr(e)).collect(),
+            score: score.iter().all(|k| own_expr(&k.by)),
+        };
+        Selection {
+            name,
+            lets,
+            stages,
+            prefer,
+            score,
+            on_tie,
+            on_none,
+            own,
+            id: NEXT.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// Runs the pipeline over `candidates` with the shared context `ctx`. With a
+    /// `memo`, what each candidate alone decides is taken from (or kept in) it; the
+    /// candidates must then be objects of the snapshot the memo belongs to.
     pub fn run(
         &self,
         scripts: &Scripts,
         ctx: &Value,
         candidates: &[&Value],
+        memo: Option<&Memo>,
     ) -> Result<SelectionResult, EvalError> {
-        let mut verdicts = Vec::with_capacity(candidates.len());
-        let mut lets: Vec<Vec<Value>> = Vec::with_capacity(candidates.len());
+        let mut facts: Vec<Learnt> = Vec::with_capacity(candidates.len());
         for c in candidates {
-            let mut values: Vec<Value> = Vec::with_capacity(self.lets.len());
-            for (_, e) in &self.lets {
-                let v = e
-                    .eval(
-                        &Scope {
-                            ctx,
-                            subject: Some(c),
-                            lets: &values,
-                        },
-                        scripts,
-                    )?
-                    .into_owned();
-                values.push(v);
-            }
-            verdicts.push(Verdict {
-                name: text(crate::json_path::at(c, "/metadata/name").unwrap_or(&Value::Null)),
-                kind: text(c.get("kind").unwrap_or(&Value::Null)),
-                values: vec![],
+            let key = (self.id, std::ptr::from_ref::<Value>(c) as usize);
+            let shared = memo.filter(|_| self.own.lets);
+            let f = match shared.and_then(|m| m.get(key)) {
+                Some(f) => f,
+                None => {
+                    let f = Arc::new(self.facts(scripts, ctx, c));
+                    if let Some(m) = shared {
+                        m.put(key, f.clone());
+                    }
+                    f
+                }
+            };
+            facts.push(f);
+        }
+        let facts: Vec<&Facts> = facts
+            .iter()
+            .map(|f| f.as_ref().as_ref().map_err(Clone::clone))
+            .collect::<Result<_, _>>()?;
+        let mut verdicts: Vec<Verdict> = facts
+            .iter()
+            .map(|f| Verdict {
+                name: f.name.clone(),
+                kind: f.kind.clone(),
+                values: f.lets.clone(),
                 rejected: None,
                 score: None,
                 rank: None,
-            });
-            lets.push(values);
-        }
+            })
+            .collect();
+        let scope = |i: usize| Scope {
+            ctx,
+            subject: Some(candidates[i]),
+            lets: &facts[i].lets,
+        };
         let mut alive: Vec<usize> = (0..candidates.len()).collect();
         let mut stages = vec![("candidates".to_string(), alive.len())];
-        for stage in &self.stages {
+        for (s, stage) in self.stages.iter().enumerate() {
             if alive.is_empty() {
                 break;
             }
@@ -130,30 +258,26 @@ impl Selection {
             }
             let mut next = Vec::with_capacity(alive.len());
             for &i in &alive {
-                let scope = Scope {
-                    ctx,
-                    subject: Some(candidates[i]),
-                    lets: &lets[i],
+                let rejected = match &facts[i].stages[s] {
+                    Some(known) => known.clone()?,
+                    None => stage.verdict(&scope(i), scripts)?,
                 };
-                if truthy(&*stage.keep.eval(&scope, scripts)?) {
-                    next.push(i);
-                } else {
-                    let reason = text(&*stage.reason.eval(&scope, scripts)?);
-                    verdicts[i].rejected = Some((stage.name.clone(), reason));
+                match rejected {
+                    None => next.push(i),
+                    Some(reason) => verdicts[i].rejected = Some((stage.name.clone(), reason)),
                 }
             }
             alive = next;
             stages.push((stage.name.clone(), alive.len()));
         }
-        for (name, keep) in &self.prefer {
+        for (p, (name, keep)) in self.prefer.iter().enumerate() {
             let mut preferred = Vec::with_capacity(alive.len());
             for &i in &alive {
-                let scope = Scope {
-                    ctx,
-                    subject: Some(candidates[i]),
-                    lets: &lets[i],
+                let kept = match &facts[i].prefer[p] {
+                    Some(known) => known.clone()?,
+                    None => truthy(&*keep.eval(&scope(i), scripts)?),
                 };
-                if truthy(&*keep.eval(&scope, scripts)?) {
+                if kept {
                     preferred.push(i);
                 }
             }
@@ -176,19 +300,10 @@ impl Selection {
             _ => {
                 let mut scored: Vec<(Vec<u32>, usize)> = Vec::with_capacity(alive.len());
                 for &i in &alive {
-                    let scope = Scope {
-                        ctx,
-                        subject: Some(candidates[i]),
-                        lets: &lets[i],
+                    let vector = match &facts[i].score {
+                        Some(known) => known.clone()?,
+                        None => self.score_of(&scope(i), scripts)?,
                     };
-                    let mut vector = Vec::with_capacity(self.score.len());
-                    for key in &self.score {
-                        let v = key.by.eval(&scope, scripts)?;
-                        vector.push(match v.as_str() {
-                            Some(s) => key.rank.score(s),
-                            None => key.rank.score(&text(&v)),
-                        });
-                    }
                     scored.push((vector, i));
                 }
                 // stable: equal vectors keep candidate order, so the first best wins
@@ -213,10 +328,6 @@ impl Selection {
                 }
             }
         };
-        // the derived values move into the verdicts once scoring no longer needs them
-        for (v, values) in verdicts.iter_mut().zip(lets) {
-            v.values = values;
-        }
         let (reason, message) = match &decision {
             Decision::Chosen(_) => ("BestMatch".to_string(), String::new()),
             Decision::Tie(tied) => {
@@ -232,6 +343,60 @@ impl Selection {
             value_names: self.lets.iter().map(|(n, _)| n.clone()).collect(),
             stages,
         })
+    }
+
+    /// The `let` values of `candidate` and every verdict its own fields decide.
+    fn facts(&self, scripts: &Scripts, ctx: &Value, candidate: &Value) -> Result<Facts, EvalError> {
+        let mut lets: Vec<Value> = Vec::with_capacity(self.lets.len());
+        for (_, e) in &self.lets {
+            let scope = Scope {
+                ctx,
+                subject: Some(candidate),
+                lets: &lets,
+            };
+            let v = e.eval(&scope, scripts)?.into_owned();
+            lets.push(v);
+        }
+        let scope = Scope {
+            ctx,
+            subject: Some(candidate),
+            lets: &lets,
+        };
+        let own = |yes: bool| yes && self.own.lets;
+        let stages = self
+            .stages
+            .iter()
+            .zip(&self.own.stages)
+            .map(|(stage, &o)| own(o).then(|| stage.verdict(&scope, scripts)))
+            .collect();
+        let prefer = self
+            .prefer
+            .iter()
+            .zip(&self.own.prefer)
+            .map(|((_, keep), &o)| own(o).then(|| Ok(truthy(&*keep.eval(&scope, scripts)?))))
+            .collect();
+        let score = own(self.own.score).then(|| self.score_of(&scope, scripts));
+        Ok(Facts {
+            name: text(crate::json_path::at(candidate, "/metadata/name").unwrap_or(&Value::Null))
+                .into(),
+            kind: text(candidate.get("kind").unwrap_or(&Value::Null)).into(),
+            lets: lets.into(),
+            stages,
+            prefer,
+            score,
+        })
+    }
+
+    fn score_of(&self, scope: &Scope, scripts: &Scripts) -> Result<Vec<u32>, EvalError> {
+        let mut vector = Vec::with_capacity(self.score.len());
+        for key in &self.score {
+            let v = key.by.eval(scope, scripts)?;
+            vector.push(match v.as_str() {
+                Some(s) => key.rank.score(s),
+                None => key.rank.score(&text(&v)),
+            });
+        }
+        Ok(vector)
     }
 
     fn outcome(
@@ -259,7 +424,7 @@ impl Selection {
             "candidates": verdicts.len(),
             "rejected": rejected,
             "survivors": survivors,
-            "tied": tied.iter().map(|&i| verdicts[i].name.clone()).collect::<Vec<_>>(),
+            "tied": tied.iter().map(|&i| &*verdicts[i].name).collect::<Vec<_>>(),
         });
         let scope = Scope {
             ctx,
