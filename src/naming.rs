@@ -448,9 +448,11 @@ pub fn encode_hash_inputs(inputs: &[HashInput]) -> String {
 /// Full lower-case hex SHA-256 of [`encode_hash_inputs`].
 pub fn hash_hex(inputs: &[HashInput]) -> String {
     let digest = Sha256::digest(encode_hash_inputs(inputs).as_bytes());
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut hex = String::with_capacity(MAX_HASH_LEN);
     for b in digest.iter() {
-        hex.push_str(&format!("{b:02x}"));
+        hex.push(DIGITS[usize::from(b >> 4)] as char);
+        hex.push(DIGITS[usize::from(b & 15)] as char);
     }
     hex
 }
