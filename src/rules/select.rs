@@ -75,8 +75,9 @@ struct Facts {
     name: Arc<str>,
     kind: Arc<str>,
     lets: Arc<[Value]>,
-    /// Per stage: `None` when the stage reads the service; else the candidate's
-    /// rejection reason, if it is rejected. Errors wait until the stage is reached.
+    /// Per stage: `None` (or no entry) when the pipeline is to evaluate the stage;
+    /// else the candidate's rejection reason, if it is rejected. Errors wait until the
+    /// stage is reached.
     stages: Vec<Option<Result<Option<String>, EvalError>>>,
     prefer: Vec<Option<Result<bool, EvalError>>>,
     score: Option<Result<Vec<u32>, EvalError>>,
@@ -211,7 +212,7 @@ impl Selection {
             let f = match shared.and_then(|m| m.get(key)) {
                 Some(f) => f,
                 None => {
-                    let f = Arc::new(self.facts(scripts, ctx, c));
+                    let f = Arc::new(self.facts(scripts, ctx, c, shared.is_some()));
                     if let Some(m) = shared {
                         m.put(key, f.clone());
                     }
@@ -258,7 +259,7 @@ impl Selection {
             }
             let mut next = Vec::with_capacity(alive.len());
             for &i in &alive {
-                let rejected = match &facts[i].stages[s] {
+                let rejected = match facts[i].stages.get(s).and_then(Option::as_ref) {
                     Some(known) => known.clone()?,
                     None => stage.verdict(&scope(i), scripts)?,
                 };
@@ -273,7 +274,7 @@ impl Selection {
         for (p, (name, keep)) in self.prefer.iter().enumerate() {
             let mut preferred = Vec::with_capacity(alive.len());
             for &i in &alive {
-                let kept = match &facts[i].prefer[p] {
+                let kept = match facts[i].prefer.get(p).and_then(Option::as_ref) {
                     Some(known) => known.clone()?,
                     None => truthy(&*keep.eval(&scope(i), scripts)?),
                 };
@@ -345,8 +346,15 @@ impl Selection {
         })
     }
 
-    /// The `let` values of `candidate` and every verdict its own fields decide.
-    fn facts(&self, scripts: &Scripts, ctx: &Value, candidate: &Value) -> Result<Facts, EvalError> {
+    /// The `let` values of `candidate` and, when they are to be `shared`, every verdict
+    /// its own fields decide (else the pipeline evaluates only the stages it reaches).
+    fn facts(
+        &self,
+        scripts: &Scripts,
+        ctx: &Value,
+        candidate: &Value,
+        shared: bool,
+    ) -> Result<Facts, EvalError> {
         let mut lets: Vec<Value> = Vec::with_capacity(self.lets.len());
         for (_, e) in &self.lets {
             let scope = Scope {
@@ -362,24 +370,27 @@ impl Selection {
             subject: Some(candidate),
             lets: &lets,
         };
-        let own = |yes: bool| yes && self.own.lets;
-        let stages = self
-            .stages
-            .iter()
-            .zip(&self.own.stages)
-            .map(|(stage, &o)| own(o).then(|| stage.verdict(&scope, scripts)))
-            .collect();
-        let prefer = self
-            .prefer
-            .iter()
-            .zip(&self.own.prefer)
-            .map(|((_, keep), &o)| own(o).then(|| Ok(truthy(&*keep.eval(&scope, scripts)?))))
-            .collect();
-        let score = own(self.own.score).then(|| self.score_of(&scope, scripts));
+        let shared = shared && self.own.lets;
+        // unshared facts leave every verdict to the pipeline: no allocation for them
+        let (mut stages, mut prefer, mut score) = (vec![], vec![], None);
+        if shared {
+            stages = (self.stages.iter().zip(&self.own.stages))
+                .map(|(stage, &own)| own.then(|| stage.verdict(&scope, scripts)))
+                .collect();
+            prefer = (self.prefer.iter().zip(&self.own.prefer))
+                .map(|((_, keep), &own)| own.then(|| Ok(truthy(&*keep.eval(&scope, scripts)?))))
+                .collect();
+            score = self.own.score.then(|| self.score_of(&scope, scripts));
+        }
+        let label = |v: Option<&Value>| -> Arc<str> {
+            match v {
+                Some(Value::String(s)) => s.as_str().into(),
+                other => text(other.unwrap_or(&Value::Null)).into(),
+            }
+        };
         Ok(Facts {
-            name: text(crate::json_path::at(candidate, "/metadata/name").unwrap_or(&Value::Null))
-                .into(),
-            kind: text(candidate.get("kind").unwrap_or(&Value::Null)).into(),
+            name: label(crate::json_path::at(candidate, "/metadata/name")),
+            kind: label(candidate.get("kind")),
             lets: lets.into(),
             stages,
             prefer,
