@@ -35,6 +35,7 @@ fn contexts(pack: &RulePack) -> Vec<(String, Value)> {
                 pack,
                 svc,
                 "2026-01-01T00:00:00Z",
+                false,
                 &mut Trace::default(),
             );
             out.push((name, ctx));

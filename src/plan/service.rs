@@ -55,20 +55,9 @@ pub fn plan_with(
     now: &str,
     settings: &super::Settings,
 ) -> Plan {
-    let forgotten;
-    let svc = if settings.reselect && at(svc, "/status/resolvedTemplate").is_some() {
-        let mut copy = svc.clone();
-        if let Some(st) = copy.get_mut("status").and_then(Value::as_object_mut) {
-            st.remove("resolvedTemplate");
-        }
-        forgotten = copy;
-        &forgotten
-    } else {
-        svc
-    };
     let mut trace = Trace::default();
     let started = Instant::now();
-    let ctx = context(snap, pack, svc, now, &mut trace);
+    let ctx = context(snap, pack, svc, now, settings.reselect, &mut trace);
     let ns = s(svc, "/metadata/namespace");
     let spec = svc.get("spec").unwrap_or(&Value::Null);
     let rc = &ctx["merged"]["runtime_config"];
@@ -160,6 +149,11 @@ pub fn plan_with(
         .cloned()
         .filter(Value::is_object)
         .unwrap_or_else(|| json!({}));
+    if settings.reselect
+        && let Some(st) = st.as_object_mut()
+    {
+        st.remove("resolvedTemplate");
+    }
     st["status"] = json!(status::service_status_value(outcome.status));
     st["conditions"] = serde_json::to_value(&outcome.conditions).unwrap_or_default();
     if let Some(g) = generation {
@@ -204,18 +198,24 @@ pub fn plan_with(
 
 /// Gathers the facts of one AIMService plan into the context its rules see (the
 /// roots of `context::roots("AIMService")`), running the selection and the merges.
+/// With `reselect`, the service's `status.resolvedTemplate` is forgotten.
 pub fn context(
     snap: &Snapshot,
     pack: &RulePack,
     svc: &Value,
     now: &str,
+    reselect: bool,
     trace: &mut Trace,
 ) -> Value {
     let ns = s(svc, "/metadata/namespace").to_string();
     let name = s(svc, "/metadata/name").to_string();
     let spec = svc.get("spec").unwrap_or(&Value::Null);
     let mut ctx = Map::new();
-    ctx.insert("service".into(), svc.clone());
+    let mut service = svc.clone();
+    if reselect && let Some(st) = service.get_mut("status").and_then(Value::as_object_mut) {
+        st.remove("resolvedTemplate");
+    }
+    ctx.insert("service".into(), service);
     ctx.insert("namespace".into(), json!(ns));
     ctx.insert("now".into(), json!(now));
     ctx.insert("cluster".into(), json!({"gpus": snap.gpu_inventory()}));
@@ -267,6 +267,7 @@ pub fn context(
         snap,
         pack,
         svc,
+        reselect,
         &ns,
         &model_res,
         &mut ctx,
@@ -320,7 +321,10 @@ pub fn context(
         "Dedicated" | "Never" => "Dedicated",
         _ => "Shared",
     };
-    let tpl_status_name = s(svc, "/status/resolvedTemplate/name").to_string();
+    let tpl_status_name = match reselect {
+        true => String::new(),
+        false => s(svc, "/status/resolvedTemplate/name").to_string(),
+    };
     let existing_isvc = isvc_name
         .as_ref()
         .ok()
@@ -585,6 +589,7 @@ fn resolve_template<'s>(
     snap: &'s Snapshot,
     pack: &RulePack,
     svc: &Value,
+    reselect: bool,
     ns: &str,
     model: &Value,
     ctx: &mut Map<String, Value>,
@@ -596,7 +601,7 @@ fn resolve_template<'s>(
         *res = resolved(t);
         *obj = Some(t);
     };
-    if let Some(r) = at(svc, "/status/resolvedTemplate") {
+    if !reselect && let Some(r) = at(svc, "/status/resolvedTemplate") {
         let t = match s(r, "/scope") {
             "Cluster" => snap.get("AIMClusterServiceTemplate", "", s(r, "/name")),
             _ => snap.get("AIMServiceTemplate", s(r, "/namespace"), s(r, "/name")),
