@@ -438,7 +438,7 @@ fn render_segments(path: &[Seg]) -> String {
 /// kinds (and no namespace for cluster-scoped ones), and a placeholder `metadata.uid`
 /// (see [`placeholder_uid`]).
 pub fn default_object(kind: AimKind, value: &mut Value) {
-    apply_schema_defaults(value, &kind.schema());
+    apply_schema_defaults(value, kind.schema());
     if let Some(metadata) = metadata_mut(value) {
         if kind.namespaced() {
             let missing = metadata

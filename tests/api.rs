@@ -303,7 +303,7 @@ fn check_structural(schema: &Value, path: &str, problems: &mut Vec<String>) {
 fn crd_schemas_are_structural() {
     let mut problems = Vec::new();
     for kind in AimKind::ALL {
-        check_structural(&kind.schema(), kind.kind(), &mut problems);
+        check_structural(kind.schema(), kind.kind(), &mut problems);
     }
     assert!(problems.is_empty(), "{problems:#?}");
 }
@@ -431,7 +431,7 @@ fn cel_rules_carry_the_api_messages() {
     let mut all: BTreeMap<AimKind, Vec<(String, String)>> = BTreeMap::new();
     for kind in AimKind::ALL {
         let mut found = Vec::new();
-        cel_messages(&kind.schema(), "", &mut found);
+        cel_messages(kind.schema(), "", &mut found);
         all.insert(kind, found);
     }
     for (kind, path, message) in expect {

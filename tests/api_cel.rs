@@ -26,14 +26,14 @@ fn compilation_errors(schema: &CompiledSchema, path: &str, out: &mut Vec<String>
 fn every_rule_compiles() {
     let mut errors = Vec::new();
     for kind in AimKind::ALL {
-        compilation_errors(&compile_schema(&kind.schema()), kind.kind(), &mut errors);
+        compilation_errors(&compile_schema(kind.schema()), kind.kind(), &mut errors);
     }
     assert!(errors.is_empty(), "{errors:#?}");
 }
 
 /// The messages of the rules `object` breaks (with `old` for transition rules).
 fn broken(kind: AimKind, object: &Value, old: Option<&Value>) -> Vec<String> {
-    match Validator::new().validate(&kind.schema(), object, old) {
+    match Validator::new().validate(kind.schema(), object, old) {
         Ok(()) => Vec::new(),
         Err(errors) => errors.iter().map(|e| e.message.clone()).collect(),
     }

@@ -149,16 +149,21 @@ impl AimKind {
         finish_crd(crd)
     }
 
-    /// The openAPI v3 schema of this kind (the root object, as in the CRD).
-    pub fn schema(self) -> Value {
-        self.crd()
-            .spec
-            .versions
-            .first()
-            .and_then(|v| v.schema.as_ref())
-            .and_then(|s| s.open_api_v3_schema.as_ref())
-            .and_then(|s| serde_json::to_value(s).ok())
-            .unwrap_or(Value::Null)
+    /// The openAPI v3 schema of this kind (the root object, as in the CRD), generated
+    /// once: loading a state defaults every object from it.
+    pub fn schema(self) -> &'static Value {
+        static SCHEMAS: [std::sync::OnceLock<Value>; AimKind::ALL.len()] =
+            [const { std::sync::OnceLock::new() }; AimKind::ALL.len()];
+        SCHEMAS[self as usize].get_or_init(|| {
+            self.crd()
+                .spec
+                .versions
+                .first()
+                .and_then(|v| v.schema.as_ref())
+                .and_then(|s| s.open_api_v3_schema.as_ref())
+                .and_then(|s| serde_json::to_value(s).ok())
+                .unwrap_or(Value::Null)
+        })
     }
 }
 

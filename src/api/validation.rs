@@ -50,7 +50,7 @@ pub fn violations(kind: AimKind, value: &Value) -> Vec<String> {
             .map(|k| {
                 (
                     k,
-                    jsonschema::validator_for(&as_json_schema(&k.schema(), true)).ok(),
+                    jsonschema::validator_for(&as_json_schema(k.schema(), true)).ok(),
                 )
             })
             .collect()

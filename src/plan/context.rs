@@ -123,8 +123,6 @@ pub fn roots(kind: &str) -> &'static [&'static str] {
 /// The CRD schema of the AIM object a context root holds, for lint's field checks.
 pub fn schema_of(kind: &str, root: &str) -> Option<&'static serde_json::Value> {
     use crate::api::AimKind;
-    use std::sync::OnceLock;
-    static SCHEMAS: OnceLock<Vec<(AimKind, serde_json::Value)>> = OnceLock::new();
     let aim = match (kind, root) {
         ("AIMService", "service") => AimKind::Service,
         ("AIMService", "model") => AimKind::Model,
@@ -142,6 +140,5 @@ pub fn schema_of(kind: &str, root: &str) -> Option<&'static serde_json::Value> {
         ("AIMClusterModelSource", "source") => AimKind::ClusterModelSource,
         _ => return None,
     };
-    let all = SCHEMAS.get_or_init(|| AimKind::ALL.into_iter().map(|k| (k, k.schema())).collect());
-    all.iter().find(|(k, _)| *k == aim).map(|(_, s)| s)
+    Some(aim.schema())
 }
