@@ -3,8 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 /// mimalloc: planning allocates many small JSON values on several threads; it plans a
-/// resync about 20% faster than the system allocator (benches/rules.rs). It is built
-/// without transparent huge pages (Cargo.toml), which cost a third of the resident memory.
+/// resync about 20% faster than the system allocator (benches/rules.rs).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
