@@ -143,17 +143,13 @@ pub fn plan_with(
     }
     objects.sort_by_key(object_order);
 
-    // status fields (service-reconcile.md §10.5)
-    let mut st = svc
+    // status fields (service-reconcile.md §10.5), from the service as the context
+    // saw it (without a forgotten resolution)
+    let mut st = ctx["service"]
         .get("status")
         .cloned()
         .filter(Value::is_object)
         .unwrap_or_else(|| json!({}));
-    if settings.reselect
-        && let Some(st) = st.as_object_mut()
-    {
-        st.remove("resolvedTemplate");
-    }
     st["status"] = json!(status::service_status_value(outcome.status));
     st["conditions"] = serde_json::to_value(&outcome.conditions).unwrap_or_default();
     if let Some(g) = generation {
@@ -216,6 +212,7 @@ pub fn context(
         st.remove("resolvedTemplate");
     }
     ctx.insert("service".into(), service);
+    let previous_template = at(svc, "/status/resolvedTemplate").filter(|_| !reselect);
     ctx.insert("namespace".into(), json!(ns));
     ctx.insert("now".into(), json!(now));
     ctx.insert("cluster".into(), json!({"gpus": snap.gpu_inventory()}));
@@ -267,7 +264,7 @@ pub fn context(
         snap,
         pack,
         svc,
-        reselect,
+        previous_template,
         &ns,
         &model_res,
         &mut ctx,
@@ -321,16 +318,13 @@ pub fn context(
         "Dedicated" | "Never" => "Dedicated",
         _ => "Shared",
     };
-    let tpl_status_name = match reselect {
-        true => String::new(),
-        false => s(svc, "/status/resolvedTemplate/name").to_string(),
-    };
+    let tpl_status_name = previous_template.map_or("", |r| s(r, "/name"));
     let existing_isvc = isvc_name
         .as_ref()
         .ok()
         .and_then(|n| snap.get("InferenceService", &ns, n))
         .map(|v| &**v);
-    let cache = find_cache(snap, svc, &ns, mode, &tpl_status_name);
+    let cache = find_cache(snap, svc, &ns, mode, tpl_status_name);
     let template_ready = template_res["status"] == "Ready" && template_res["found"] == true;
     let template_name = template_res["name"].as_str().unwrap_or("").to_string();
     let has_sources = template_obj
@@ -589,7 +583,7 @@ fn resolve_template<'s>(
     snap: &'s Snapshot,
     pack: &RulePack,
     svc: &Value,
-    reselect: bool,
+    previous: Option<&Value>,
     ns: &str,
     model: &Value,
     ctx: &mut Map<String, Value>,
@@ -601,7 +595,7 @@ fn resolve_template<'s>(
         *res = resolved(t);
         *obj = Some(t);
     };
-    if !reselect && let Some(r) = at(svc, "/status/resolvedTemplate") {
+    if let Some(r) = previous {
         let t = match s(r, "/scope") {
             "Cluster" => snap.get("AIMClusterServiceTemplate", "", s(r, "/name")),
             _ => snap.get("AIMServiceTemplate", s(r, "/namespace"), s(r, "/name")),

@@ -346,8 +346,9 @@ impl Selection {
         })
     }
 
-    /// The `let` values of `candidate` and, when they are to be `shared`, every verdict
-    /// its own fields decide (else the pipeline evaluates only the stages it reaches).
+    /// The `let` values of `candidate` and, when they are to be `shared` (which needs
+    /// every `let` to read only the candidate), every verdict its own fields decide;
+    /// else the pipeline evaluates only the stages it reaches.
     fn facts(
         &self,
         scripts: &Scripts,
@@ -370,7 +371,6 @@ impl Selection {
             subject: Some(candidate),
             lets: &lets,
         };
-        let shared = shared && self.own.lets;
         // unshared facts leave every verdict to the pipeline: no allocation for them
         let (mut stages, mut prefer, mut score) = (vec![], vec![], None);
         if shared {
