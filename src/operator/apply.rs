@@ -337,13 +337,13 @@ pub async fn write_status(
 }
 
 /// Sets the object's finalizer list, guarded by its resourceVersion (a concurrent
-/// change answers 409 and the reconcile is retried).
+/// change answers 409 and the reconcile is retried); answers the new resourceVersion.
 pub async fn set_finalizers(
     client: &Client,
     r: &Resource,
     live: &Value,
     finalizers: &[String],
-) -> Result<(), kube::Error> {
+) -> Result<String, kube::Error> {
     let patch = json!({
         "metadata": {
             "resourceVersion": s(live, "/metadata/resourceVersion"),
@@ -355,9 +355,10 @@ pub async fn set_finalizers(
         field_manager: Some(MANAGER.into()),
         ..Default::default()
     };
-    api.patch(s(live, "/metadata/name"), &params, &Patch::Merge(&patch))
-        .await
-        .map(|_| ())
+    let updated = api
+        .patch(s(live, "/metadata/name"), &params, &Patch::Merge(&patch))
+        .await?;
+    Ok(updated.metadata.resource_version.unwrap_or_default())
 }
 
 /// Reads one object (for kinds the cache does not watch); `None` when absent.

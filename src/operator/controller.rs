@@ -30,7 +30,7 @@ use crate::naming;
 use crate::plan::{Plan, Settings};
 use crate::rules::RulePack;
 use crate::snapshot::Snapshot;
-use crate::status::{self, Condition, ConditionSet, ConditionStatus, Level};
+use crate::status::{self, Condition, ConditionSet, ConditionStatus, EventRecord, Level};
 
 /// The AIMService finalizer (service-reconcile.md §2).
 pub const SERVICE_FINALIZER: &str = "aim.eai.amd.com/template-cache-cleanup";
@@ -228,7 +228,9 @@ pub struct Context {
     shared: Arc<Shared>,
     entry: &'static Reconciled,
     resource: Resource,
-    recorder: Recorder,
+    /// Events go to a publisher task in order: a reconcile never waits on them, so
+    /// the next pass (the one that may apply the InferenceService) is not delayed.
+    events: futures::channel::mpsc::UnboundedSender<(ObjectReference, Vec<EventRecord>)>,
     /// Failures in a row per object, for the exponential backoff.
     failures: Mutex<HashMap<String, u32>>,
     /// Objects triggered and not reconciled yet (the queue-depth metric).
@@ -237,6 +239,11 @@ pub struct Context {
     reported_invalid: Mutex<HashMap<String, String>>,
     /// The rule-pack digest each object was last planned with.
     planned_with: Mutex<HashMap<String, String>>,
+    /// Per object, the resourceVersions our own writes moved it past. A snapshot that
+    /// still shows one of them has not caught up with the write: planning on it would
+    /// repeat the write against an old version (a conflict) and its Events, so the
+    /// pass waits for the watch event of the write instead.
+    outdated: Mutex<HashMap<String, Vec<String>>>,
 }
 
 fn s<'a>(v: &'a Value, pointer: &str) -> &'a str {
@@ -248,6 +255,31 @@ fn key_of(v: &Value) -> String {
 }
 
 impl Context {
+    /// Whether `version` is one our writes already moved `key` past; any other
+    /// version means the snapshot caught up, and the record goes.
+    fn is_outdated(&self, key: &str, version: &str) -> bool {
+        let Ok(mut m) = self.outdated.lock() else {
+            return false;
+        };
+        match m.get(key) {
+            Some(versions) if versions.iter().any(|v| v == version) => true,
+            Some(_) => {
+                m.remove(key);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Records that a write moved `obj` past its resourceVersion.
+    fn wrote_over(&self, obj: &Value) {
+        if let Ok(mut m) = self.outdated.lock() {
+            m.entry(key_of(obj))
+                .or_default()
+                .push(s(obj, "/metadata/resourceVersion").to_string());
+        }
+    }
+
     fn enqueue(&self, key: String) {
         if let Ok(mut p) = self.pending.lock() {
             p.insert(key);
@@ -287,6 +319,15 @@ pub async fn run(
     };
     shared.cache.wait_synced().await;
     let ar: ApiResource = w.api_resource();
+    let recorder = Recorder::new(
+        shared.client.clone(),
+        Reporter {
+            controller: format!("aim-{}-controller", entry.controller),
+            instance: Some(shared.identity.clone()),
+        },
+    );
+    let (events, queued) = futures::channel::mpsc::unbounded();
+    tokio::spawn(publish_events(recorder, queued, shared.clone(), entry.kind));
     let ctx = Arc::new(Context {
         shared: shared.clone(),
         entry,
@@ -295,17 +336,12 @@ pub async fn run(
             namespaced: w.namespaced,
             watched: true,
         },
-        recorder: Recorder::new(
-            shared.client.clone(),
-            Reporter {
-                controller: format!("aim-{}-controller", entry.controller),
-                instance: Some(shared.identity.clone()),
-            },
-        ),
+        events,
         failures: Mutex::new(HashMap::new()),
         pending: Mutex::new(HashSet::new()),
         reported_invalid: Mutex::new(HashMap::new()),
         planned_with: Mutex::new(HashMap::new()),
+        outdated: Mutex::new(HashMap::new()),
     });
 
     // Batches from the cache → the objects they affect.
@@ -408,6 +444,10 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Action,
     };
     let key = key_of(&value);
     ctx.dequeue(&key);
+    if ctx.is_outdated(&key, s(&value, "/metadata/resourceVersion")) {
+        debug!(kind, object = %key, "the snapshot has not seen our last write yet");
+        return Ok(Action::await_change());
+    }
     ctx.shared
         .metrics
         .reconciles
@@ -481,7 +521,7 @@ async fn reconcile_object(obj: &Value, ctx: &Context) -> Result<Action, Error> {
         return Ok(Action::await_change());
     }
     if let Err(message) = (entry.validate)(obj) {
-        report_invalid(obj, ctx, &message).await;
+        report_invalid(obj, ctx, &message);
         return Ok(Action::await_change());
     }
     let finalizers: Vec<String> = obj
@@ -497,18 +537,29 @@ async fn reconcile_object(obj: &Value, ctx: &Context) -> Result<Action, Error> {
             return Ok(Action::await_change());
         }
         if !has {
-            // The watch brings the updated object back for the real pass.
+            // §2 adds the finalizer and plans on the next pass; planning on the
+            // object the API answered saves that pass's round trip, nothing else.
             let mut with = finalizers.clone();
             with.push(finalizer.to_string());
-            apply::set_finalizers(&ctx.shared.client, &ctx.resource, obj, &with)
+            let version = apply::set_finalizers(&ctx.shared.client, &ctx.resource, obj, &with)
                 .await
                 .map_err(|e| Error::write("add finalizer to", key_of(obj), e))?;
             ctx.shared.metrics.wrote("finalizer", entry.kind);
-            return Ok(Action::await_change());
+            ctx.wrote_over(obj);
+            let mut updated = obj.clone();
+            updated["metadata"]["finalizers"] = json!(with);
+            updated["metadata"]["resourceVersion"] = json!(version);
+            return plan_and_write(&updated, ctx).await;
         }
     } else if obj.pointer("/metadata/deletionTimestamp").is_some() {
         return Ok(Action::await_change());
     }
+    plan_and_write(obj, ctx).await
+}
+
+/// The pipeline: plan, write the difference, the status, the Events.
+async fn plan_and_write(obj: &Value, ctx: &Context) -> Result<Action, Error> {
+    let entry = ctx.entry;
 
     let snapshot = ctx.shared.cache.snapshot();
     let pack = ctx.shared.reloader.pack().load_full();
@@ -556,7 +607,10 @@ async fn reconcile_object(obj: &Value, ctx: &Context) -> Result<Action, Error> {
     let mut settled = true;
     if status.is_object() {
         match apply::write_status(&ctx.shared.client, &ctx.resource, obj, &status).await {
-            Ok(apply::StatusWrite::Written) => ctx.shared.metrics.wrote("status", entry.kind),
+            Ok(apply::StatusWrite::Written) => {
+                ctx.shared.metrics.wrote("status", entry.kind);
+                ctx.wrote_over(obj);
+            }
             Ok(apply::StatusWrite::Unchanged) => {}
             // Normally the watch brings the newer object right away; the requeue
             // covers a conflict without one.
@@ -569,17 +623,17 @@ async fn reconcile_object(obj: &Value, ctx: &Context) -> Result<Action, Error> {
             }
         }
     }
-    let mut events = plan.events.clone();
+    let mut events = plan.events;
     if let Some(e) = &failure
         && !plan.retry
     {
-        events.push(crate::status::EventRecord {
+        events.push(EventRecord {
             type_: status::EventType::Warning,
             reason: "InfrastructureError".into(),
             message: e.to_string(),
         });
     }
-    publish(obj, ctx, &events).await;
+    publish(obj, ctx, events);
     match failure {
         Some(e) => Err(e),
         None => {
@@ -882,32 +936,45 @@ fn reference(obj: &Value) -> ObjectReference {
     }
 }
 
-async fn publish(obj: &Value, ctx: &Context, events: &[crate::status::EventRecord]) {
-    if events.is_empty() {
-        return;
+/// Queues the plan's Events for the publisher task.
+fn publish(obj: &Value, ctx: &Context, events: Vec<EventRecord>) {
+    if !events.is_empty() {
+        // a closed queue means the controller is shutting down: the Events are dropped
+        let _ = ctx.events.unbounded_send((reference(obj), events));
     }
-    let reference = reference(obj);
-    for e in events {
-        let event = Event {
-            type_: match e.type_ {
-                status::EventType::Normal => EventType::Normal,
-                status::EventType::Warning => EventType::Warning,
-            },
-            reason: e.reason.clone(),
-            note: Some(e.message.chars().take(1024).collect()),
-            action: "Reconcile".into(),
-            secondary: None,
-        };
-        match ctx.recorder.publish(&event, &reference).await {
-            Ok(()) => ctx.shared.metrics.wrote("event", ctx.entry.kind),
-            Err(err) => debug!(error = %err, reason = %e.reason, "cannot record an Event"),
+}
+
+/// Publishes queued Events in order until the controller's queue closes. Events are
+/// best effort: a failure is logged, never retried.
+async fn publish_events(
+    recorder: Recorder,
+    mut queued: futures::channel::mpsc::UnboundedReceiver<(ObjectReference, Vec<EventRecord>)>,
+    shared: Arc<Shared>,
+    kind: &'static str,
+) {
+    while let Some((reference, events)) = queued.next().await {
+        for e in events {
+            let event = Event {
+                type_: match e.type_ {
+                    status::EventType::Normal => EventType::Normal,
+                    status::EventType::Warning => EventType::Warning,
+                },
+                reason: e.reason.clone(),
+                note: Some(e.message.chars().take(1024).collect()),
+                action: "Reconcile".into(),
+                secondary: None,
+            };
+            match recorder.publish(&event, &reference).await {
+                Ok(()) => shared.metrics.wrote("event", kind),
+                Err(err) => debug!(error = %err, reason = %e.reason, "cannot record an Event"),
+            }
         }
     }
 }
 
 /// An object that does not match its API type: reported once per version (log,
 /// metric, Warning Event), then skipped until it changes.
-async fn report_invalid(obj: &Value, ctx: &Context, message: &str) {
+fn report_invalid(obj: &Value, ctx: &Context, message: &str) {
     let key = key_of(obj);
     let version = s(obj, "/metadata/resourceVersion").to_string();
     let first = ctx
@@ -927,13 +994,12 @@ async fn report_invalid(obj: &Value, ctx: &Context, message: &str) {
     publish(
         obj,
         ctx,
-        &[crate::status::EventRecord {
+        vec![EventRecord {
             type_: status::EventType::Warning,
             reason: "InvalidSpec".into(),
             message: format!("object skipped until it changes: {message}"),
         }],
-    )
-    .await;
+    );
 }
 
 #[cfg(test)]
