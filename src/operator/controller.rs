@@ -223,6 +223,42 @@ impl Error {
     }
 }
 
+/// Per object, the resourceVersions our own writes moved it past. A snapshot that
+/// still shows one of them has not caught up with the write: planning on it would
+/// repeat the write against an old version (a conflict) and its Events, so the pass
+/// waits for the watch event of the write instead.
+#[derive(Default)]
+struct Outdated(Mutex<HashMap<String, Vec<String>>>);
+
+impl Outdated {
+    /// Records that a write moved `obj` past its resourceVersion.
+    fn wrote_over(&self, obj: &Value) {
+        if let Ok(mut m) = self.0.lock() {
+            m.entry(key_of(obj))
+                .or_default()
+                .push(s(obj, "/metadata/resourceVersion").to_string());
+        }
+    }
+
+    /// Whether `obj`, as a snapshot shows it, is a version our writes already moved
+    /// past; any other version means the snapshot caught up, and the record goes.
+    fn shows(&self, obj: &Value) -> bool {
+        let Ok(mut m) = self.0.lock() else {
+            return false;
+        };
+        let key = key_of(obj);
+        let version = s(obj, "/metadata/resourceVersion");
+        match m.get(&key) {
+            Some(versions) if versions.iter().any(|v| v == version) => true,
+            Some(_) => {
+                m.remove(&key);
+                false
+            }
+            None => false,
+        }
+    }
+}
+
 /// What one controller shares with its reconciles.
 pub struct Context {
     shared: Arc<Shared>,
@@ -239,11 +275,8 @@ pub struct Context {
     reported_invalid: Mutex<HashMap<String, String>>,
     /// The rule-pack digest each object was last planned with.
     planned_with: Mutex<HashMap<String, String>>,
-    /// Per object, the resourceVersions our own writes moved it past. A snapshot that
-    /// still shows one of them has not caught up with the write: planning on it would
-    /// repeat the write against an old version (a conflict) and its Events, so the
-    /// pass waits for the watch event of the write instead.
-    outdated: Mutex<HashMap<String, Vec<String>>>,
+    /// Versions our own writes moved objects past.
+    outdated: Outdated,
 }
 
 fn s<'a>(v: &'a Value, pointer: &str) -> &'a str {
@@ -255,31 +288,6 @@ fn key_of(v: &Value) -> String {
 }
 
 impl Context {
-    /// Whether `version` is one our writes already moved `key` past; any other
-    /// version means the snapshot caught up, and the record goes.
-    fn is_outdated(&self, key: &str, version: &str) -> bool {
-        let Ok(mut m) = self.outdated.lock() else {
-            return false;
-        };
-        match m.get(key) {
-            Some(versions) if versions.iter().any(|v| v == version) => true,
-            Some(_) => {
-                m.remove(key);
-                false
-            }
-            None => false,
-        }
-    }
-
-    /// Records that a write moved `obj` past its resourceVersion.
-    fn wrote_over(&self, obj: &Value) {
-        if let Ok(mut m) = self.outdated.lock() {
-            m.entry(key_of(obj))
-                .or_default()
-                .push(s(obj, "/metadata/resourceVersion").to_string());
-        }
-    }
-
     fn enqueue(&self, key: String) {
         if let Ok(mut p) = self.pending.lock() {
             p.insert(key);
@@ -341,7 +349,7 @@ pub async fn run(
         pending: Mutex::new(HashSet::new()),
         reported_invalid: Mutex::new(HashMap::new()),
         planned_with: Mutex::new(HashMap::new()),
-        outdated: Mutex::new(HashMap::new()),
+        outdated: Outdated::default(),
     });
 
     // Batches from the cache → the objects they affect.
@@ -444,7 +452,7 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Action,
     };
     let key = key_of(&value);
     ctx.dequeue(&key);
-    if ctx.is_outdated(&key, s(&value, "/metadata/resourceVersion")) {
+    if ctx.outdated.shows(&value) {
         debug!(kind, object = %key, "the snapshot has not seen our last write yet");
         return Ok(Action::await_change());
     }
@@ -545,7 +553,7 @@ async fn reconcile_object(obj: &Value, ctx: &Context) -> Result<Action, Error> {
                 .await
                 .map_err(|e| Error::write("add finalizer to", key_of(obj), e))?;
             ctx.shared.metrics.wrote("finalizer", entry.kind);
-            ctx.wrote_over(obj);
+            ctx.outdated.wrote_over(obj);
             let mut updated = obj.clone();
             updated["metadata"]["finalizers"] = json!(with);
             updated["metadata"]["resourceVersion"] = json!(version);
@@ -609,7 +617,7 @@ async fn plan_and_write(obj: &Value, ctx: &Context) -> Result<Action, Error> {
         match apply::write_status(&ctx.shared.client, &ctx.resource, obj, &status).await {
             Ok(apply::StatusWrite::Written) => {
                 ctx.shared.metrics.wrote("status", entry.kind);
-                ctx.wrote_over(obj);
+                ctx.outdated.wrote_over(obj);
             }
             Ok(apply::StatusWrite::Unchanged) => {}
             // Normally the watch brings the newer object right away; the requeue
@@ -1005,6 +1013,27 @@ fn report_invalid(obj: &Value, ctx: &Context, message: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_snapshot_is_outdated_until_it_shows_a_version_after_our_writes() {
+        let at = |rv: &str| json!({"metadata": {"namespace": "ns", "name": "svc", "resourceVersion": rv}});
+        let outdated = Outdated::default();
+        assert!(!outdated.shows(&at("1")), "nothing written yet");
+        // a pass adds the finalizer over version 1, then writes the status over 2
+        outdated.wrote_over(&at("1"));
+        outdated.wrote_over(&at("2"));
+        assert!(outdated.shows(&at("1")));
+        assert!(
+            outdated.shows(&at("2")),
+            "the finalizer seen, the status not yet"
+        );
+        assert!(!outdated.shows(&at("3")), "caught up");
+        assert!(!outdated.shows(&at("1")), "the record went once caught up");
+        let other =
+            json!({"metadata": {"namespace": "ns", "name": "other", "resourceVersion": "2"}});
+        outdated.wrote_over(&at("3"));
+        assert!(!outdated.shows(&other), "records are per object");
+    }
 
     #[test]
     fn only_renamed_outputs_are_superseded() {
