@@ -174,7 +174,7 @@ fn benches(c: &mut Criterion) {
     group.finish();
 
     let snap = Snapshot::new(state(1, 50, &pack));
-    let svc = snap.list("AIMService").next().unwrap().clone();
+    let svc = snap.read_all("AIMService").next().unwrap().into_arc();
     // choosing afresh, as under a new pack: the settled resolution would skip selection
     let reselect = Settings {
         reselect: true,

@@ -5,6 +5,7 @@
 
 use crate::json_path::At as _;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Deref;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -30,10 +31,167 @@ pub fn is_cluster_scoped(kind: &str) -> bool {
 
 type Key = (String, String);
 
+/// Kinds the operator holds as compact text: those it caches one or more of per
+/// AIMService. Read them with [`Snapshot::read`] and its siblings.
+pub const COMPACT_KINDS: &[&str] = &["AIMService", "InferenceService", "HTTPRoute"];
+
+pub fn is_compact(kind: &str) -> bool {
+    COMPACT_KINDS.contains(&kind)
+}
+
+/// An object as a snapshot holds it: a JSON tree, or compact JSON text that each
+/// reader parses. The operator keeps the kinds it holds one or more of per AIMService
+/// as text: a serde_json tree costs about six times its text (every map is a B-tree
+/// node sized for 11 entries), and a plan reads only a few of them.
+#[derive(Debug, Clone)]
+pub enum Stored {
+    Tree(Arc<Value>),
+    Text(Arc<Compact>),
+}
+
+/// Compact JSON and the fields the snapshot's indexes and the operator's cache read
+/// without parsing it.
+#[derive(Debug)]
+pub struct Compact {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub resource_version: String,
+    /// The `uid` of the owner reference with `controller: true`.
+    pub controller: Option<String>,
+    text: Box<str>,
+}
+
+impl Compact {
+    /// Compacts a whole object (with `kind` and `metadata`).
+    pub fn of(obj: &Value) -> Self {
+        Compact {
+            kind: str_at(obj, "/kind").to_string(),
+            namespace: str_at(obj, "/metadata/namespace").to_string(),
+            name: str_at(obj, "/metadata/name").to_string(),
+            resource_version: str_at(obj, "/metadata/resourceVersion").to_string(),
+            controller: controller_uid(obj).map(str::to_string),
+            text: obj.to_string().into_boxed_str(),
+        }
+    }
+
+    pub fn parse(&self) -> Value {
+        // the text is our own serialisation of a JSON value, so it always parses
+        serde_json::from_str(&self.text).unwrap_or_default()
+    }
+
+    /// Bytes of text held.
+    pub fn len(&self) -> usize {
+        self.text.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.text.is_empty()
+    }
+}
+
+impl Stored {
+    /// An object as the operator holds it: text for the [`COMPACT_KINDS`].
+    pub fn of(obj: Value) -> Stored {
+        if is_compact(str_at(&obj, "/kind")) {
+            Stored::Text(Arc::new(Compact::of(&obj)))
+        } else {
+            Stored::Tree(Arc::new(obj))
+        }
+    }
+
+    /// The object itself: borrowed when held as a tree, parsed when held as text.
+    pub fn obj(&self) -> Obj<'_> {
+        match self {
+            Stored::Tree(v) => Obj::Shared(v),
+            Stored::Text(c) => Obj::Parsed(Arc::new(c.parse())),
+        }
+    }
+
+    pub fn resource_version(&self) -> &str {
+        match self {
+            Stored::Tree(v) => str_at(v, "/metadata/resourceVersion"),
+            Stored::Text(c) => &c.resource_version,
+        }
+    }
+
+    fn kind(&self) -> &str {
+        match self {
+            Stored::Tree(v) => str_at(v, "/kind"),
+            Stored::Text(c) => &c.kind,
+        }
+    }
+
+    fn namespace(&self) -> &str {
+        match self {
+            Stored::Tree(v) => str_at(v, "/metadata/namespace"),
+            Stored::Text(c) => &c.namespace,
+        }
+    }
+
+    fn name(&self) -> &str {
+        match self {
+            Stored::Tree(v) => str_at(v, "/metadata/name"),
+            Stored::Text(c) => &c.name,
+        }
+    }
+
+    fn controller(&self) -> Option<&str> {
+        match self {
+            Stored::Tree(v) => controller_uid(v),
+            Stored::Text(c) => c.controller.as_deref(),
+        }
+    }
+}
+
+/// An object read from a snapshot. Dereferences to the shared `Arc<Value>`, so it
+/// reads like one; an object held as text is parsed for this reader alone.
+#[derive(Debug, Clone)]
+pub enum Obj<'a> {
+    Shared(&'a Arc<Value>),
+    Parsed(Arc<Value>),
+}
+
+impl Deref for Obj<'_> {
+    type Target = Arc<Value>;
+
+    fn deref(&self) -> &Arc<Value> {
+        match self {
+            Obj::Shared(v) => v,
+            Obj::Parsed(v) => v,
+        }
+    }
+}
+
+impl Obj<'_> {
+    pub fn into_arc(self) -> Arc<Value> {
+        match self {
+            Obj::Shared(v) => v.clone(),
+            Obj::Parsed(v) => v,
+        }
+    }
+
+    /// The object as a value of its own: a parsed one is moved, a shared one copied.
+    pub fn into_owned(self) -> Value {
+        Arc::unwrap_or_clone(self.into_arc())
+    }
+}
+
+fn controller_uid(obj: &Value) -> Option<&str> {
+    obj.at("/metadata/ownerReferences")?
+        .as_array()?
+        .iter()
+        .find(|r| r.get("controller") == Some(&Value::Bool(true)))?
+        .get("uid")?
+        .as_str()
+}
+
 /// Objects by kind, then by (namespace, name); plus the indexes the planner needs.
 #[derive(Debug, Default, Clone)]
 pub struct Snapshot {
-    objects: HashMap<String, BTreeMap<Key, Arc<Value>>>,
+    objects: HashMap<String, BTreeMap<Key, Stored>>,
+    /// Controller owner `uid` → the objects it controls.
+    controlled: HashMap<String, Vec<Stored>>,
     /// (namespace or "" for cluster templates, model name) → templates, list order.
     templates_by_model: HashMap<Key, Vec<Arc<Value>>>,
     /// model `spec.image` → models (namespaced first by namespace, then cluster).
@@ -61,12 +219,12 @@ fn str_at<'a>(v: &'a Value, pointer: &str) -> &'a str {
 impl Snapshot {
     /// Builds a snapshot from whole objects (each with `kind` and `metadata`).
     pub fn new(objects: impl IntoIterator<Item = Value>) -> Self {
-        Self::shared(objects.into_iter().map(Arc::new))
+        Self::shared(objects.into_iter().map(|o| Stored::Tree(Arc::new(o))))
     }
 
     /// Builds a snapshot over objects held elsewhere too (the operator's stores): the
     /// objects are shared, not copied, so a rebuild costs an index, not the cluster.
-    pub fn shared(objects: impl IntoIterator<Item = Arc<Value>>) -> Self {
+    pub fn shared(objects: impl IntoIterator<Item = Stored>) -> Self {
         let mut s = Snapshot::default();
         for obj in objects {
             s.insert(obj);
@@ -75,23 +233,31 @@ impl Snapshot {
         s
     }
 
-    fn insert(&mut self, obj: Arc<Value>) {
-        if is_observation(&obj) {
-            self.observations.push(obj);
+    fn insert(&mut self, obj: Stored) {
+        if let Stored::Tree(t) = &obj
+            && is_observation(t)
+        {
+            self.observations.push(t.clone());
             return;
         }
-        let kind = str_at(&obj, "/kind").to_string();
-        let name = str_at(&obj, "/metadata/name").to_string();
+        let kind = obj.kind().to_string();
+        let name = obj.name().to_string();
         let ns = if is_cluster_scoped(&kind) {
             String::new()
         } else {
-            str_at(&obj, "/metadata/namespace").to_string()
+            obj.namespace().to_string()
         };
         let by_key = self.objects.entry(kind.clone()).or_default();
         let key = (ns, name);
         if by_key.contains_key(&key) {
             self.duplicates.push((kind, key.0, key.1));
             return;
+        }
+        if let Some(uid) = obj.controller() {
+            self.controlled
+                .entry(uid.to_string())
+                .or_default()
+                .push(obj.clone());
         }
         by_key.insert(key, obj);
     }
@@ -101,20 +267,19 @@ impl Snapshot {
         self.models_by_image.clear();
         for kind in ["AIMServiceTemplate", "AIMClusterServiceTemplate"] {
             for ((ns, _), t) in self.objects.get(kind).into_iter().flatten() {
-                let model = str_at(t, "/spec/modelName").to_string();
+                let t = t.obj().into_arc();
+                let model = str_at(&t, "/spec/modelName").to_string();
                 self.templates_by_model
                     .entry((ns.clone(), model))
                     .or_default()
-                    .push(t.clone());
+                    .push(t);
             }
         }
         for kind in ["AIMModel", "AIMClusterModel"] {
             for m in self.objects.get(kind).into_iter().flat_map(|b| b.values()) {
-                let image = str_at(m, "/spec/image").to_string();
-                self.models_by_image
-                    .entry(image)
-                    .or_default()
-                    .push(m.clone());
+                let m = m.obj().into_arc();
+                let image = str_at(&m, "/spec/image").to_string();
+                self.models_by_image.entry(image).or_default().push(m);
             }
         }
         self.images.clear();
@@ -162,7 +327,48 @@ impl Snapshot {
             .collect();
     }
 
+    /// An object of a kind never held as text (not in [`COMPACT_KINDS`]), borrowed
+    /// for the snapshot's lifetime.
     pub fn get(&self, kind: &str, namespace: &str, name: &str) -> Option<&Arc<Value>> {
+        debug_assert!(!is_compact(kind), "{kind} may be held as text: use read");
+        match self.stored(kind, namespace, name)? {
+            Stored::Tree(v) => Some(v),
+            Stored::Text(_) => None,
+        }
+    }
+
+    /// Every object of a kind never held as text, by namespace then name.
+    pub fn list<'a>(&'a self, kind: &str) -> impl Iterator<Item = &'a Arc<Value>> + 'a {
+        debug_assert!(
+            !is_compact(kind),
+            "{kind} may be held as text: use read_all"
+        );
+        self.read_all(kind).filter_map(|o| match o {
+            Obj::Shared(v) => Some(v),
+            Obj::Parsed(_) => None,
+        })
+    }
+
+    /// Objects of a kind never held as text in one namespace, by name.
+    pub fn list_in<'a, 'n>(
+        &'a self,
+        kind: &str,
+        namespace: &'n str,
+    ) -> impl Iterator<Item = &'a Arc<Value>> + use<'a, 'n> {
+        debug_assert!(!is_compact(kind), "{kind} may be held as text: use read_in");
+        self.read_in(kind, namespace).filter_map(|o| match o {
+            Obj::Shared(v) => Some(v),
+            Obj::Parsed(_) => None,
+        })
+    }
+
+    /// An object of any kind.
+    pub fn read(&self, kind: &str, namespace: &str, name: &str) -> Option<Obj<'_>> {
+        self.stored(kind, namespace, name).map(Stored::obj)
+    }
+
+    /// An object as held, without parsing it.
+    pub fn stored(&self, kind: &str, namespace: &str, name: &str) -> Option<&Stored> {
         let ns = if is_cluster_scoped(kind) {
             ""
         } else {
@@ -173,17 +379,20 @@ impl Snapshot {
             .get(&(ns.to_string(), name.to_string()))
     }
 
-    /// Every object of a kind, by namespace then name.
-    pub fn list<'a>(&'a self, kind: &str) -> impl Iterator<Item = &'a Arc<Value>> + 'a {
-        self.objects.get(kind).into_iter().flat_map(|b| b.values())
+    /// Every object of any kind, by namespace then name.
+    pub fn read_all<'a>(&'a self, kind: &str) -> impl Iterator<Item = Obj<'a>> + 'a {
+        self.objects
+            .get(kind)
+            .into_iter()
+            .flat_map(|b| b.values().map(Stored::obj))
     }
 
-    /// Objects of a kind in one namespace, by name.
-    pub fn list_in<'a, 'n>(
+    /// Objects of any kind in one namespace, by name.
+    pub fn read_in<'a, 'n>(
         &'a self,
         kind: &str,
         namespace: &'n str,
-    ) -> impl Iterator<Item = &'a Arc<Value>> + use<'a, 'n> {
+    ) -> impl Iterator<Item = Obj<'a>> + use<'a, 'n> {
         self.objects
             .get(kind)
             .into_iter()
@@ -191,7 +400,15 @@ impl Snapshot {
                 b.range((namespace.to_string(), String::new())..)
                     .take_while(move |((ns, _), _)| ns == namespace)
             })
-            .map(|(_, v)| v)
+            .map(|(_, v)| v.obj())
+    }
+
+    /// Objects whose controller owner reference names `uid`, of any kind.
+    pub fn controlled_by<'a>(&'a self, uid: &str) -> impl Iterator<Item = Obj<'a>> + 'a {
+        self.controlled
+            .get(uid)
+            .into_iter()
+            .flat_map(|v| v.iter().map(Stored::obj))
     }
 
     /// Namespaced templates of `model` in `namespace`, then cluster templates of `model`.
@@ -286,4 +503,50 @@ pub fn labels(obj: &Value) -> BTreeMap<String, String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn isvc(name: &str, owner: &str) -> Value {
+        json!({"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+               "metadata": {"namespace": "ns", "name": name, "resourceVersion": "7",
+                            "ownerReferences": [{"uid": "other", "controller": false},
+                                                {"uid": owner, "controller": true}]},
+               "spec": {"predictor": {"minReplicas": 1}}})
+    }
+
+    #[test]
+    fn objects_held_as_text_read_back_whole_and_are_indexed_by_controller() {
+        let template = json!({"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMServiceTemplate",
+                              "metadata": {"namespace": "ns", "name": "t"}, "spec": {"modelName": "m"}});
+        let objects = [isvc("a", "uid-a"), isvc("b", "uid-b"), template.clone()];
+        let stored: Vec<Stored> = objects.iter().cloned().map(Stored::of).collect();
+        assert!(matches!(stored[0], Stored::Text(_)));
+        assert!(matches!(stored[2], Stored::Tree(_)));
+        assert_eq!(stored[0].resource_version(), "7");
+        let snap = Snapshot::shared(stored);
+
+        assert_eq!(
+            **snap.read("InferenceService", "ns", "a").unwrap(),
+            objects[0]
+        );
+        let all: Vec<Value> = snap
+            .read_in("InferenceService", "ns")
+            .map(|o| (**o).clone())
+            .collect();
+        assert_eq!(all, objects[..2]);
+        assert_eq!(
+            **snap.get("AIMServiceTemplate", "ns", "t").unwrap(),
+            template
+        );
+        assert_eq!(snap.templates_for_model("ns", "m").count(), 1);
+
+        let owned: Vec<Value> = snap.controlled_by("uid-b").map(|o| (**o).clone()).collect();
+        assert_eq!(owned, [objects[1].clone()]);
+        assert_eq!(snap.controlled_by("other").count(), 0);
+    }
 }

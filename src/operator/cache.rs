@@ -24,7 +24,7 @@ use tracing::{debug, info, warn};
 
 use super::kinds::{Watched, watched};
 use super::metrics::Metrics;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Obj, Snapshot, Stored};
 
 /// How long a batch waits for a quiet moment before the snapshot is rebuilt.
 const DEBOUNCE: Duration = Duration::from_millis(10);
@@ -42,14 +42,14 @@ pub type Key = (String, String);
 #[derive(Debug, Clone)]
 pub struct Change {
     pub kind: &'static str,
-    pub old: Option<Arc<Value>>,
-    pub new: Option<Arc<Value>>,
+    pub old: Option<Stored>,
+    pub new: Option<Stored>,
 }
 
 impl Change {
     /// The versions of the object this change knows, newest first.
-    pub fn versions(&self) -> impl Iterator<Item = &Value> {
-        self.new.iter().chain(self.old.iter()).map(|v| &**v)
+    pub fn versions(&self) -> impl Iterator<Item = Obj<'_>> {
+        self.new.iter().chain(self.old.iter()).map(Stored::obj)
     }
 }
 
@@ -116,8 +116,8 @@ impl Cache {
 struct Scope {
     watched: Watched,
     namespace: Option<String>,
-    live: HashMap<Key, Arc<Value>>,
-    relist: Option<HashMap<Key, Arc<Value>>>,
+    live: HashMap<Key, Stored>,
+    relist: Option<HashMap<Key, Stored>>,
     synced: bool,
 }
 
@@ -359,8 +359,8 @@ impl Folder {
                 let old = self.observed.insert(slot, new.clone());
                 self.pending.push(Change {
                     kind: o.kind,
-                    old,
-                    new: Some(new),
+                    old: old.map(Stored::Tree),
+                    new: Some(Stored::Tree(new)),
                 });
                 return;
             }
@@ -369,7 +369,7 @@ impl Folder {
         if old.is_some() {
             self.pending.push(Change {
                 kind: o.kind,
-                old,
+                old: old.map(Stored::Tree),
                 new: None,
             });
         }
@@ -379,12 +379,11 @@ impl Folder {
     /// and announces the batch — in that order.
     fn publish(&mut self, first: bool) {
         let started = Instant::now();
-        let objects: Vec<Arc<Value>> = self
+        let objects: Vec<Stored> = self
             .scopes
             .iter()
-            .flat_map(|s| s.live.values())
-            .chain(self.observed.values())
-            .cloned()
+            .flat_map(|s| s.live.values().cloned())
+            .chain(self.observed.values().cloned().map(Stored::Tree))
             .collect();
         let count = objects.len();
         let snapshot = Arc::new(Snapshot::shared(objects));
@@ -443,7 +442,7 @@ impl Folder {
 /// A watched object as the planner sees it: JSON with `apiVersion` and `kind` (list
 /// items may lack them), with no `managedFields` but our own apply entry on kinds the
 /// operator writes.
-fn to_value(w: &Watched, obj: DynamicObject) -> Option<(Key, Arc<Value>)> {
+fn to_value(w: &Watched, obj: DynamicObject) -> Option<(Key, Stored)> {
     // the planners read the Events of pods and InferenceServices only; the rest (our
     // own, about AIM objects, most of them) would cost memory and planning time
     if w.kind == "Event"
@@ -489,33 +488,36 @@ fn to_value(w: &Watched, obj: DynamicObject) -> Option<(Key, Arc<Value>)> {
         String::new()
     };
     let key = (namespace, s("/metadata/name"));
-    Some((key, Arc::new(value)))
+    Some((key, Stored::of(value)))
 }
 
 /// What the controllers' stores keep of an object: its identity. The object itself
 /// lives once, in the scopes and the snapshots that share it.
-fn to_dynamic(v: &Value) -> Option<DynamicObject> {
-    let s = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
+fn to_dynamic(v: &Stored) -> Option<DynamicObject> {
+    let (namespace, name) = match v {
+        Stored::Text(c) => (c.namespace.as_str(), c.name.as_str()),
+        Stored::Tree(t) => {
+            let s = |p: &str| t.pointer(p).and_then(Value::as_str).unwrap_or("");
+            (s("/metadata/namespace"), s("/metadata/name"))
+        }
+    };
+    if name.is_empty() {
+        return None;
+    }
     Some(DynamicObject {
         types: None,
         metadata: kube::api::ObjectMeta {
-            name: Some(s("/metadata/name")?),
-            namespace: s("/metadata/namespace"),
-            uid: s("/metadata/uid"),
-            resource_version: s("/metadata/resourceVersion"),
+            name: Some(name.to_string()),
+            namespace: (!namespace.is_empty()).then(|| namespace.to_string()),
+            resource_version: Some(v.resource_version().to_string()),
             ..Default::default()
         },
         data: Value::Null,
     })
 }
 
-fn same_version(a: &Value, b: &Value) -> bool {
-    let rv = |v: &Value| {
-        v.pointer("/metadata/resourceVersion")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    };
-    rv(a).is_some() && rv(a) == rv(b)
+fn same_version(a: &Stored, b: &Stored) -> bool {
+    !a.resource_version().is_empty() && a.resource_version() == b.resource_version()
 }
 
 /// A 404 (the API, a third-party CRD, does not exist here) or a 403 (RBAC does not

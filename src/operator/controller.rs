@@ -29,7 +29,7 @@ use super::triggers;
 use crate::naming;
 use crate::plan::{Plan, Settings};
 use crate::rules::RulePack;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Obj, Snapshot};
 use crate::status::{self, Condition, ConditionSet, ConditionStatus, EventRecord, Level};
 
 /// The AIMService finalizer (service-reconcile.md §2).
@@ -447,7 +447,13 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Action,
     // published with the change that woke this reconcile
     let ns = obj.metadata.namespace.as_deref().unwrap_or("");
     let name = obj.metadata.name.as_deref().unwrap_or("");
-    let Some(value) = ctx.shared.cache.snapshot().get(kind, ns, name).cloned() else {
+    let Some(value) = ctx
+        .shared
+        .cache
+        .snapshot()
+        .read(kind, ns, name)
+        .map(Obj::into_arc)
+    else {
         return Ok(Action::await_change());
     };
     let key = key_of(&value);
@@ -744,12 +750,12 @@ async fn write_objects(
     }
     for victim in &plan.trace.deletes {
         let live = snapshot
-            .get(
+            .read(
                 s(victim, "/kind"),
                 s(victim, "/namespace"),
                 s(victim, "/name"),
             )
-            .map(|v| (**v).clone());
+            .map(Obj::into_owned);
         let r = resolve(ctx, victim).await.map_err(WriteStep::Delete)?;
         let target = match live {
             // Already going, or (for a watched kind) already gone: nothing to write.
@@ -782,12 +788,12 @@ async fn write_objects(
         let r = resolve(ctx, desired).await.map_err(WriteStep::Apply)?;
         let live = if r.watched {
             snapshot
-                .get(
+                .read(
                     s(desired, "/kind"),
                     s(desired, "/metadata/namespace"),
                     s(desired, "/metadata/name"),
                 )
-                .map(|v| (**v).clone())
+                .map(Obj::into_owned)
         } else {
             apply::get(client, &r, desired)
                 .await
@@ -821,40 +827,40 @@ fn superseded(parent: &Value, planned: &[Value], snapshot: &Snapshot) -> Vec<Val
     if uid.is_empty() {
         return vec![];
     }
-    let mut kinds: Vec<(&str, &str)> = planned
+    let wanted: HashSet<(&str, &str, &str, &str)> = planned
         .iter()
-        .map(|o| (s(o, "/apiVersion"), s(o, "/kind")))
+        .map(|o| {
+            (
+                s(o, "/apiVersion"),
+                s(o, "/kind"),
+                s(o, "/metadata/namespace"),
+                s(o, "/metadata/name"),
+            )
+        })
         .collect();
-    kinds.sort();
-    kinds.dedup();
-    let mut out = vec![];
-    for (api_version, kind) in kinds {
-        if kinds::lookup(api_version, kind).is_none() {
-            continue;
-        }
-        let wanted: HashSet<(&str, &str)> = planned
-            .iter()
-            .filter(|o| s(o, "/kind") == kind && s(o, "/apiVersion") == api_version)
-            .map(|o| (s(o, "/metadata/namespace"), s(o, "/metadata/name")))
-            .collect();
-        for live in snapshot.list(kind) {
-            let controlled = live
-                .pointer("/metadata/ownerReferences")
-                .and_then(Value::as_array)
-                .is_some_and(|refs| {
-                    refs.iter()
-                        .any(|r| s(r, "/uid") == uid && r["controller"] == true)
-                });
-            let key = (s(live, "/metadata/namespace"), s(live, "/metadata/name"));
-            if controlled
-                && s(live, "/apiVersion") == api_version
-                && !wanted.contains(&key)
+    let produced: HashSet<(&str, &str)> = wanted.iter().map(|(a, k, _, _)| (*a, *k)).collect();
+    let mut out: Vec<Value> = snapshot
+        .controlled_by(uid)
+        .filter(|live| {
+            let kind = (s(live, "/apiVersion"), s(live, "/kind"));
+            produced.contains(&kind)
+                && kinds::lookup(kind.0, kind.1).is_some()
+                && !wanted.contains(&(
+                    kind.0,
+                    kind.1,
+                    s(live, "/metadata/namespace"),
+                    s(live, "/metadata/name"),
+                ))
                 && live.pointer("/metadata/deletionTimestamp").is_none()
-            {
-                out.push((**live).clone());
-            }
-        }
-    }
+        })
+        .map(Obj::into_owned)
+        .collect();
+    // the index keeps the order objects arrived in
+    out.sort_by(|a, b| {
+        key_of(a)
+            .cmp(&key_of(b))
+            .then(s(a, "/kind").cmp(s(b, "/kind")))
+    });
     out
 }
 
@@ -1013,6 +1019,7 @@ fn report_invalid(obj: &Value, ctx: &Context, message: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::snapshot::Stored;
 
     #[test]
     fn a_snapshot_is_outdated_until_it_shows_a_version_after_our_writes() {
@@ -1048,7 +1055,13 @@ mod tests {
                    "metadata": {"namespace": "ns", "name": "r",
                        "ownerReferences": [{"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMService",
                                             "name": "svc", "uid": "u1", "controller": true}]}});
-        let snap = Snapshot::new(vec![owned("old"), route]);
+        let mut leaving = owned("leaving");
+        leaving["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+        let mut foreign = owned("foreign");
+        foreign["metadata"]["ownerReferences"][0]["uid"] = json!("u2");
+        // held as the operator holds them (as text)
+        let snap =
+            Snapshot::shared([owned("old"), owned("new"), leaving, foreign, route].map(Stored::of));
         // the route is not planned this round: kept; the ISVC was renamed: old deleted
         let gone = superseded(&parent, &[owned("new")], &snap);
         assert_eq!(gone.len(), 1);

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use super::cache::{Batch, Change, Key};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Obj, Snapshot};
 
 fn s<'a>(v: &'a Value, pointer: &str) -> &'a str {
     v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
@@ -47,8 +47,8 @@ pub fn services(batch: &Batch, out: &mut BTreeSet<Key>) {
 }
 
 fn all_services(snap: &Snapshot, out: &mut BTreeSet<Key>) {
-    for svc in snap.list("AIMService") {
-        out.insert(key(svc));
+    for svc in snap.read_all("AIMService") {
+        out.insert(key(&svc));
     }
 }
 
@@ -63,13 +63,13 @@ fn matching(
     out: &mut BTreeSet<Key>,
     pred: impl Fn(&Value) -> bool,
 ) {
-    let hit = |svc: &&std::sync::Arc<Value>| pred(svc);
+    let hit = |svc: &Obj| pred(svc);
     match ns {
-        Some(ns) => snap.list_in("AIMService", ns).filter(hit).for_each(|svc| {
-            out.insert(key(svc));
+        Some(ns) => snap.read_in("AIMService", ns).filter(hit).for_each(|svc| {
+            out.insert(key(&svc));
         }),
-        None => snap.list("AIMService").filter(hit).for_each(|svc| {
-            out.insert(key(svc));
+        None => snap.read_all("AIMService").filter(hit).for_each(|svc| {
+            out.insert(key(&svc));
         }),
     }
 }
@@ -81,6 +81,7 @@ fn same_for_services(change: &Change) -> bool {
     let (Some(old), Some(new)) = (&change.old, &change.new) else {
         return false;
     };
+    let (old, new) = (old.obj(), new.obj());
     [
         "/spec",
         "/status",
@@ -104,6 +105,7 @@ fn service_change(after: &Snapshot, before: &Snapshot, change: &Change, out: &mu
         return;
     }
     for obj in change.versions() {
+        let obj: &Value = &obj;
         owners(obj, "AIMService", out);
         let (ns, n) = (namespace(obj), name(obj));
         match change.kind {
@@ -210,6 +212,7 @@ fn own_and_owned(
     out: &mut BTreeSet<Key>,
 ) {
     for obj in change.versions() {
+        let obj: &Value = &obj;
         if change.kind == kind {
             out.insert(key(obj));
             continue;
@@ -253,6 +256,7 @@ fn runtime_config_matches(obj: &Value, config: &str) -> bool {
 /// their namespace, cluster configs every namespace.
 fn runtime_config_readers(snap: &Snapshot, change: &Change, kind: &str, out: &mut BTreeSet<Key>) {
     for obj in change.versions() {
+        let obj: &Value = &obj;
         let config = name(obj);
         let hit = |o: &&std::sync::Arc<Value>| runtime_config_matches(o, config);
         match change.kind {
@@ -287,6 +291,7 @@ fn model_changes(batch: &Batch, kind: &str, out: &mut BTreeSet<Key>) {
         own_and_owned(batch, change, kind, cluster, out);
         runtime_config_readers(snap, change, kind, out);
         for obj in change.versions() {
+            let obj: &Value = &obj;
             match change.kind {
                 // the model's templates (its status follows theirs)
                 "AIMServiceTemplate" if !cluster => {
@@ -346,6 +351,7 @@ fn template_changes(batch: &Batch, kind: &str, out: &mut BTreeSet<Key>) {
         own_and_owned(batch, change, kind, cluster, out);
         runtime_config_readers(snap, change, kind, out);
         for obj in change.versions() {
+            let obj: &Value = &obj;
             match change.kind {
                 "AIMModel" if !cluster => {
                     for t in snap.templates_for_model(namespace(obj), name(obj)) {
@@ -386,6 +392,7 @@ pub fn template_caches(batch: &Batch, out: &mut BTreeSet<Key>) {
         own_and_owned(batch, change, kind, false, out);
         runtime_config_readers(snap, change, kind, out);
         for obj in change.versions() {
+            let obj: &Value = &obj;
             match change.kind {
                 "AIMArtifact" => {
                     let label = s(obj, "/metadata/labels/aim.eai.amd.com~1template-cache.name");
@@ -432,6 +439,7 @@ pub fn artifacts(batch: &Batch, out: &mut BTreeSet<Key>) {
         if change.kind == "PersistentVolumeClaim" || change.kind == "Job" {
             // label fallback: an artifact's outputs carry its name
             for obj in change.versions() {
+                let obj: &Value = &obj;
                 let a = s(obj, "/metadata/labels/aim.eai.amd.com~1artifact.name");
                 if !a.is_empty() && batch.after.get(kind, namespace(obj), a).is_some() {
                     out.insert((namespace(obj).to_string(), a.to_string()));
@@ -448,6 +456,7 @@ pub fn model_sources(batch: &Batch, out: &mut BTreeSet<Key>) {
         own_and_owned(batch, change, kind, true, out);
         if change.kind == "RegistryListing" {
             for obj in change.versions() {
+                let obj: &Value = &obj;
                 let source = s(obj, "/metadata/labels/aimctl.dev~1source");
                 if !source.is_empty() {
                     out.insert((String::new(), source.to_string()));
@@ -464,8 +473,8 @@ fn isvc_owners(after: &Snapshot, before: &Snapshot, ns: &str, isvc: &str, out: &
         return;
     }
     for snap in [after, before] {
-        if let Some(obj) = snap.get("InferenceService", ns, isvc) {
-            owners(obj, "AIMService", out);
+        if let Some(obj) = snap.read("InferenceService", ns, isvc) {
+            owners(&obj, "AIMService", out);
         }
     }
 }
@@ -477,6 +486,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::snapshot::Stored;
 
     fn svc(ns: &str, name: &str, spec: Value) -> Value {
         json!({"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMService",
@@ -485,15 +495,16 @@ mod tests {
 
     fn batch(before: Vec<Value>, after: Vec<Value>, changes: Vec<(&'static str, Value)>) -> Batch {
         Batch {
-            before: Arc::new(Snapshot::new(before)),
-            after: Arc::new(Snapshot::new(after)),
+            // held as the operator holds them: services and InferenceServices as text
+            before: Arc::new(Snapshot::shared(before.into_iter().map(Stored::of))),
+            after: Arc::new(Snapshot::shared(after.into_iter().map(Stored::of))),
             changes: Arc::new(
                 changes
                     .into_iter()
                     .map(|(kind, v)| Change {
                         kind,
                         old: None,
-                        new: Some(Arc::new(v)),
+                        new: Some(Stored::of(v)),
                     })
                     .collect(),
             ),
@@ -555,7 +566,7 @@ mod tests {
         let mut a = svc("ns", "a", json!({}));
         a["status"] = json!({"resolvedTemplate": {"name": "t", "scope": "Namespace"}});
         let cache = |service: &str, status: &str| {
-            Arc::new(
+            Stored::of(
                 json!({"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMTemplateCache",
                 "metadata": {"namespace": "ns", "name": "t-1", "labels": {"aim.eai.amd.com/service": service}},
                 "spec": {"templateName": "t", "mode": "Shared"}, "status": {"status": status}}),

@@ -122,12 +122,12 @@ pub fn round_with(
     settings: &Settings,
 ) -> Vec<Plan> {
     use rayon::prelude::*;
-    let mut objects: Vec<&Value> = vec![];
+    let mut objects = vec![];
     for kind in context::KINDS {
         if only.is_some() && *kind != "AIMService" {
             continue;
         }
-        for obj in snap.list(kind) {
+        for obj in snap.read_all(kind) {
             let ns = obj
                 .at("/metadata/namespace")
                 .and_then(Value::as_str)
@@ -136,7 +136,7 @@ pub fn round_with(
                 .at("/metadata/name")
                 .and_then(Value::as_str)
                 .unwrap_or("");
-            if only.is_some_and(|(n, m)| (n, m) != (ns, name)) || paused(obj) {
+            if only.is_some_and(|(n, m)| (n, m) != (ns, name)) || paused(&obj) {
                 continue;
             }
             objects.push(obj);

@@ -24,7 +24,7 @@ fn contexts(pack: &RulePack) -> Vec<(String, Value)> {
             continue;
         };
         let snap = Snapshot::new(docs.into_iter().map(|d| d.value));
-        for svc in snap.list("AIMService") {
+        for svc in snap.read_all("AIMService") {
             let name = svc
                 .at("/metadata/name")
                 .and_then(Value::as_str)
@@ -33,7 +33,7 @@ fn contexts(pack: &RulePack) -> Vec<(String, Value)> {
             let ctx = super::service::context(
                 &snap,
                 pack,
-                svc,
+                &svc,
                 "2026-01-01T00:00:00Z",
                 false,
                 &mut Trace::default(),

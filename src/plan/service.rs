@@ -322,8 +322,8 @@ pub fn context(
     let existing_isvc = isvc_name
         .as_ref()
         .ok()
-        .and_then(|n| snap.get("InferenceService", &ns, n))
-        .map(|v| &**v);
+        .and_then(|n| snap.read("InferenceService", &ns, n));
+    let existing_isvc = existing_isvc.as_deref().map(|v| &**v);
     let cache = find_cache(snap, svc, &ns, mode, tpl_status_name);
     let template_ready = template_res["status"] == "Ready" && template_res["found"] == true;
     let template_name = template_res["name"].as_str().unwrap_or("").to_string();
@@ -395,7 +395,8 @@ pub fn context(
     let timeout = at(spec, "/routing/requestTimeout")
         .or_else(|| at(&rc, "/routing/requestTimeout"))
         .map(|t| crate::quantity::go_duration(&text(t)).unwrap_or_else(|| text(t)));
-    let route = snap.get("HTTPRoute", &ns, &route_name).map(|v| &**v);
+    let route = snap.read("HTTPRoute", &ns, &route_name);
+    let route = route.as_deref().map(|v| &**v);
     ctx.insert(
         "routing".into(),
         json!({"enabled": enabled, "gateway": gateway, "path": path, "path_error": path_error,
