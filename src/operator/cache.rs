@@ -22,7 +22,7 @@ use serde_json::Value;
 use tokio::sync::{broadcast, watch};
 use tracing::{debug, info, warn};
 
-use super::kinds::{Watched, watched};
+use super::kinds::{Identity, Watched, watched};
 use super::metrics::Metrics;
 use crate::snapshot::{Obj, Snapshot, Stored};
 
@@ -65,7 +65,7 @@ pub struct Batch {
 pub struct Cache {
     snapshot: ArcSwap<Snapshot>,
     synced: watch::Receiver<bool>,
-    readers: HashMap<&'static str, Store<DynamicObject>>,
+    readers: HashMap<&'static str, Store<Identity>>,
     batches: broadcast::Sender<Batch>,
     observe: futures::channel::mpsc::UnboundedSender<Observed>,
 }
@@ -97,7 +97,7 @@ impl Cache {
     }
 
     /// The store of a reconciled kind (what the kube-rs `Controller` looks objects up in).
-    pub fn reader(&self, kind: &str) -> Option<Store<DynamicObject>> {
+    pub fn reader(&self, kind: &str) -> Option<Store<Identity>> {
         self.readers.get(kind).cloned()
     }
 
@@ -170,7 +170,7 @@ pub fn start(
     let mut readers = HashMap::new();
     for kind in reconciled {
         if let Some(w) = watched().into_iter().find(|w| w.kind == *kind) {
-            let writer = Writer::new(w.api_resource());
+            let writer = Writer::new(w);
             readers.insert(w.kind, writer.as_reader());
             writers.insert(w.kind, writer);
         }
@@ -210,7 +210,7 @@ fn watcher(
 struct Folder {
     cache: Arc<Cache>,
     scopes: Vec<Scope>,
-    writers: HashMap<&'static str, Writer<DynamicObject>>,
+    writers: HashMap<&'static str, Writer<Identity>>,
     synced: watch::Sender<bool>,
     metrics: Arc<Metrics>,
     pending: Vec<Change>,
@@ -393,7 +393,7 @@ impl Folder {
                 writer.apply_watcher_event(&Event::Init);
                 for scope in self.scopes.iter().filter(|s| s.watched.kind == *kind) {
                     for v in scope.live.values() {
-                        if let Some(obj) = to_dynamic(v) {
+                        if let Some(obj) = to_identity(v) {
                             writer.apply_watcher_event(&Event::InitApply(obj));
                         }
                     }
@@ -404,12 +404,12 @@ impl Folder {
             for c in changes.iter().filter(|c| c.kind == *kind) {
                 match (&c.new, &c.old) {
                     (Some(new), _) => {
-                        if let Some(obj) = to_dynamic(new) {
+                        if let Some(obj) = to_identity(new) {
                             writer.apply_watcher_event(&Event::Apply(obj));
                         }
                     }
                     (None, Some(old)) => {
-                        if let Some(obj) = to_dynamic(old) {
+                        if let Some(obj) = to_identity(old) {
                             writer.apply_watcher_event(&Event::Delete(obj));
                         }
                     }
@@ -493,7 +493,7 @@ fn to_value(w: &Watched, obj: DynamicObject) -> Option<(Key, Stored)> {
 
 /// What the controllers' stores keep of an object: its identity. The object itself
 /// lives once, in the scopes and the snapshots that share it.
-fn to_dynamic(v: &Stored) -> Option<DynamicObject> {
+fn to_identity(v: &Stored) -> Option<Identity> {
     let (namespace, name) = match v {
         Stored::Text(c) => (c.namespace.as_str(), c.name.as_str()),
         Stored::Tree(t) => {
@@ -504,15 +504,13 @@ fn to_dynamic(v: &Stored) -> Option<DynamicObject> {
     if name.is_empty() {
         return None;
     }
-    Some(DynamicObject {
-        types: None,
+    Some(Identity {
         metadata: kube::api::ObjectMeta {
             name: Some(name.to_string()),
             namespace: (!namespace.is_empty()).then(|| namespace.to_string()),
             resource_version: Some(v.resource_version().to_string()),
             ..Default::default()
         },
-        data: Value::Null,
     })
 }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use futures::{StreamExt, stream};
 use k8s_openapi::api::core::v1::ObjectReference;
-use kube::api::{ApiResource, DynamicObject};
+use kube::api::ApiResource;
 use kube::runtime::controller::{Action, Config, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::ObjectRef;
@@ -23,7 +23,7 @@ use tracing::{debug, info, warn};
 use super::Shared;
 use super::apply::{self, Resource};
 use super::cache::{Batch, Key};
-use super::kinds;
+use super::kinds::{self, Identity};
 use super::metrics::{ErrorLabels, Metrics};
 use super::triggers;
 use crate::naming;
@@ -353,11 +353,10 @@ pub async fn run(
     });
 
     // Batches from the cache → the objects they affect.
-    let (tx, rx) = futures::channel::mpsc::unbounded::<ObjectRef<DynamicObject>>();
+    let (tx, rx) = futures::channel::mpsc::unbounded::<ObjectRef<Identity>>();
     let mut batches = shared.cache.subscribe();
     let mapper_ctx = ctx.clone();
     let mapper_reader = reader.clone();
-    let mapper_ar = ar.clone();
     let namespaced = w.namespaced;
     tokio::spawn(async move {
         loop {
@@ -380,7 +379,7 @@ pub async fn run(
                 Err(RecvError::Closed) => return,
             }
             for (ns, name) in keys {
-                let mut r = ObjectRef::new_with(&name, mapper_ar.clone());
+                let mut r = ObjectRef::new_with(&name, w);
                 if namespaced {
                     r = r.within(&ns);
                 }
@@ -400,9 +399,9 @@ pub async fn run(
     // No watch of its own: every trigger, the object's own changes included, comes
     // from the cache after the snapshot that holds the change is published.
     Controller::for_stream_with(
-        stream::pending::<Result<DynamicObject, kube::runtime::watcher::Error>>(),
+        stream::pending::<Result<Identity, kube::runtime::watcher::Error>>(),
         reader,
-        ar,
+        w,
     )
     .with_config(Config::default().concurrency(4))
     .reconcile_on(rx)
@@ -440,7 +439,7 @@ fn now() -> String {
         .to_string()
 }
 
-async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Action, Error> {
+async fn reconcile(obj: Arc<Identity>, ctx: Arc<Context>) -> Result<Action, Error> {
     let started = Instant::now();
     let kind = ctx.entry.kind;
     // the store holds only identities: the object itself is read from the snapshot
@@ -497,7 +496,7 @@ async fn reconcile(obj: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Action,
 /// Infrastructure errors: exponential backoff per object (0.5 s doubling, at most
 /// 5 min). Refused writes: a long requeue — a user error is a condition, retried
 /// when something changes, not hot.
-fn error_policy(obj: Arc<DynamicObject>, err: &Error, ctx: Arc<Context>) -> Action {
+fn error_policy(obj: Arc<Identity>, err: &Error, ctx: Arc<Context>) -> Action {
     let key = format!(
         "{}/{}",
         obj.metadata.namespace.as_deref().unwrap_or(""),

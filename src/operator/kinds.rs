@@ -1,12 +1,16 @@
 //! The kinds the operator watches: everything a planner reads. One table, so that a
 //! new input is one line and RBAC can be checked against it.
 
-use kube::api::ApiResource;
+use std::borrow::Cow;
+
+use kube::api::{ApiResource, ObjectMeta};
+use kube::core::DynamicResourceScope;
+use serde::Deserialize;
 
 use crate::api::{AimKind, GROUP, VERSION};
 
 /// One watched kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Watched {
     pub group: &'static str,
     pub version: &'static str,
@@ -39,6 +43,43 @@ impl Watched {
         } else {
             format!("{}/{}", self.group, self.version)
         }
+    }
+}
+
+/// What a controller's kube-rs store and queue hold of an object: its identity, typed
+/// by its static [`Watched`] entry. With `DynamicObject` every key in the store and
+/// every queued reconcile request carried its own copy of the kind's five strings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Identity {
+    pub metadata: ObjectMeta,
+}
+
+impl kube::Resource for Identity {
+    type DynamicType = Watched;
+    type Scope = DynamicResourceScope;
+
+    fn kind(w: &Watched) -> Cow<'_, str> {
+        w.kind.into()
+    }
+
+    fn group(w: &Watched) -> Cow<'_, str> {
+        w.group.into()
+    }
+
+    fn version(w: &Watched) -> Cow<'_, str> {
+        w.version.into()
+    }
+
+    fn plural(w: &Watched) -> Cow<'_, str> {
+        w.plural.into()
+    }
+
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
     }
 }
 

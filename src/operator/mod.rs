@@ -113,11 +113,25 @@ fn without_huge_pages() {
     }
 }
 
+/// mimalloc 3's option `purge_delay` (`mi_option_e` in its `mimalloc.h`; the Rust
+/// bindings name only mimalloc 2's options).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Freed memory goes back to the OS at once. By default mimalloc keeps it for a
+/// second, and an idle thread's heap for as long as the thread sleeps, so the
+/// operator's resident size followed its last burst (70 MB against 57 MB right after
+/// syncing 10,000 services).
+fn return_freed_memory() {
+    // SAFETY: sets a global option; mimalloc reads options atomically
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+}
+
 /// Runs the operator until SIGTERM/SIGINT; the exit code follows cli.md (2: the rule
 /// pack cannot be loaded).
 pub fn run(options: Options) -> ExitCode {
     init_logging(options.log_format);
     without_huge_pages();
+    return_freed_memory();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -360,4 +374,25 @@ async fn operate(options: Options) -> Result<(), Error> {
         warn!("stopped reconciling: another replica holds the Lease");
     }
     outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_purge_delay_option_is_the_one_set_to_zero() {
+        // mimalloc 3's documented default for purge_delay pins the index
+        // SAFETY: reads a global option
+        assert_eq!(
+            unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) },
+            1000
+        );
+        return_freed_memory();
+        // SAFETY: as above
+        assert_eq!(
+            unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) },
+            0
+        );
+    }
 }
