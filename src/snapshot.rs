@@ -53,18 +53,18 @@ pub enum Stored {
 /// without parsing it.
 #[derive(Debug)]
 pub struct Compact {
-    pub kind: String,
-    pub namespace: String,
-    pub name: String,
-    pub resource_version: String,
+    kind: String,
+    namespace: String,
+    name: String,
+    resource_version: String,
     /// The `uid` of the owner reference with `controller: true`.
-    pub controller: Option<String>,
+    controller: Option<String>,
     text: Box<str>,
 }
 
 impl Compact {
     /// Compacts a whole object (with `kind` and `metadata`).
-    pub fn of(obj: &Value) -> Self {
+    fn of(obj: &Value) -> Self {
         Compact {
             kind: str_at(obj, "/kind").to_string(),
             namespace: str_at(obj, "/metadata/namespace").to_string(),
@@ -75,18 +75,9 @@ impl Compact {
         }
     }
 
-    pub fn parse(&self) -> Value {
+    fn parse(&self) -> Value {
         // the text is our own serialisation of a JSON value, so it always parses
         serde_json::from_str(&self.text).unwrap_or_default()
-    }
-
-    /// Bytes of text held.
-    pub fn len(&self) -> usize {
-        self.text.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.text.is_empty()
     }
 }
 
@@ -122,14 +113,14 @@ impl Stored {
         }
     }
 
-    fn namespace(&self) -> &str {
+    pub fn namespace(&self) -> &str {
         match self {
             Stored::Tree(v) => str_at(v, "/metadata/namespace"),
             Stored::Text(c) => &c.namespace,
         }
     }
 
-    fn name(&self) -> &str {
+    pub fn name(&self) -> &str {
         match self {
             Stored::Tree(v) => str_at(v, "/metadata/name"),
             Stored::Text(c) => &c.name,
@@ -368,7 +359,7 @@ impl Snapshot {
     }
 
     /// An object as held, without parsing it.
-    pub fn stored(&self, kind: &str, namespace: &str, name: &str) -> Option<&Stored> {
+    fn stored(&self, kind: &str, namespace: &str, name: &str) -> Option<&Stored> {
         let ns = if is_cluster_scoped(kind) {
             ""
         } else {

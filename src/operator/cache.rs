@@ -494,13 +494,7 @@ fn to_value(w: &Watched, obj: DynamicObject) -> Option<(Key, Stored)> {
 /// What the controllers' stores keep of an object: its identity. The object itself
 /// lives once, in the scopes and the snapshots that share it.
 fn to_identity(v: &Stored) -> Option<Identity> {
-    let (namespace, name) = match v {
-        Stored::Text(c) => (c.namespace.as_str(), c.name.as_str()),
-        Stored::Tree(t) => {
-            let s = |p: &str| t.pointer(p).and_then(Value::as_str).unwrap_or("");
-            (s("/metadata/namespace"), s("/metadata/name"))
-        }
-    };
+    let (namespace, name) = (v.namespace(), v.name());
     if name.is_empty() {
         return None;
     }
