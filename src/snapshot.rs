@@ -99,6 +99,14 @@ impl Stored {
         }
     }
 
+    /// Part of the object, deserialised into `T` without building the rest.
+    pub fn read_as<T: serde::de::DeserializeOwned>(&self) -> serde_json::Result<T> {
+        match self {
+            Stored::Tree(v) => T::deserialize(&**v),
+            Stored::Text(c) => serde_json::from_str(&c.text),
+        }
+    }
+
     pub fn resource_version(&self) -> &str {
         match self {
             Stored::Tree(v) => str_at(v, "/metadata/resourceVersion"),
@@ -392,6 +400,24 @@ impl Snapshot {
                     .take_while(move |((ns, _), _)| ns == namespace)
             })
             .map(|(_, v)| v.obj())
+    }
+
+    /// Objects of any kind as held, with their namespace and name; in one namespace
+    /// when `namespace` is given.
+    pub fn stored_in<'a>(
+        &'a self,
+        kind: &str,
+        namespace: Option<&'a str>,
+    ) -> impl Iterator<Item = (&'a str, &'a str, &'a Stored)> + 'a {
+        self.objects
+            .get(kind)
+            .into_iter()
+            .flat_map(move |b| {
+                let start = (namespace.unwrap_or_default().to_string(), String::new());
+                b.range(start..)
+                    .take_while(move |((ns, _), _)| namespace.is_none_or(|n| n == ns))
+            })
+            .map(|((ns, name), v)| (ns.as_str(), name.as_str(), v))
     }
 
     /// Objects whose controller owner reference names `uid`, of any kind.

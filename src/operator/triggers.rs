@@ -3,10 +3,11 @@
 
 use std::collections::BTreeSet;
 
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::cache::{Batch, Change, Key};
-use crate::snapshot::{Obj, Snapshot};
+use crate::snapshot::Snapshot;
 
 fn s<'a>(v: &'a Value, pointer: &str) -> &'a str {
     v.pointer(pointer).and_then(Value::as_str).unwrap_or("")
@@ -47,8 +48,8 @@ pub fn services(batch: &Batch, out: &mut BTreeSet<Key>) {
 }
 
 fn all_services(snap: &Snapshot, out: &mut BTreeSet<Key>) {
-    for svc in snap.read_all("AIMService") {
-        out.insert(key(&svc));
+    for (ns, name, _) in snap.stored_in("AIMService", None) {
+        out.insert((ns.to_string(), name.to_string()));
     }
 }
 
@@ -56,21 +57,81 @@ fn key(v: &Value) -> Key {
     (namespace(v).to_string(), name(v).to_string())
 }
 
-/// The services of one namespace (`None`: every namespace) matching `pred`.
+/// What the triggers read of a service. Services are held as text, and deserialising
+/// these few fields skips the rest instead of building it: a template change in a
+/// cluster of 10,000 services read all of them.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Refs {
+    spec: SpecRefs,
+    status: StatusRefs,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct SpecRefs {
+    template: NameRef,
+    model: ModelRefs,
+    runtime_config_name: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct ModelRefs {
+    name: String,
+    image: String,
+    custom: CustomRefs,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct CustomRefs {
+    base_image: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct StatusRefs {
+    resolved_template: TemplateRef,
+    resolved_model: NameRef,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct NameRef {
+    name: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct TemplateRef {
+    name: String,
+    scope: String,
+}
+
+impl Refs {
+    /// The model the service names or resolved.
+    fn models(&self) -> [&str; 2] {
+        [
+            self.spec.model.name.trim(),
+            &self.status.resolved_model.name,
+        ]
+    }
+}
+
+/// The services of one namespace (`None`: every namespace) matching `pred`. A service
+/// whose fields do not have the types the schema gives them matches: re-planning it
+/// reports what is wrong.
 fn matching(
     snap: &Snapshot,
     ns: Option<&str>,
     out: &mut BTreeSet<Key>,
-    pred: impl Fn(&Value) -> bool,
+    pred: impl Fn(&Refs) -> bool,
 ) {
-    let hit = |svc: &Obj| pred(svc);
-    match ns {
-        Some(ns) => snap.read_in("AIMService", ns).filter(hit).for_each(|svc| {
-            out.insert(key(&svc));
-        }),
-        None => snap.read_all("AIMService").filter(hit).for_each(|svc| {
-            out.insert(key(&svc));
-        }),
+    for (ns, name, svc) in snap.stored_in("AIMService", ns) {
+        if svc.read_as::<Refs>().map_or(true, |r| pred(&r)) {
+            out.insert((ns.to_string(), name.to_string()));
+        }
     }
 }
 
@@ -92,14 +153,6 @@ fn same_for_services(change: &Change) -> bool {
     .all(|p| old.pointer(p) == new.pointer(p))
 }
 
-/// The model a service names or resolved.
-fn model_names(svc: &Value) -> [&str; 2] {
-    [
-        s(svc, "/spec/model/name").trim(),
-        s(svc, "/status/resolvedModel/name"),
-    ]
-}
-
 fn service_change(after: &Snapshot, before: &Snapshot, change: &Change, out: &mut BTreeSet<Key>) {
     if change.kind == "AIMTemplateCache" && same_for_services(change) {
         return;
@@ -117,10 +170,10 @@ fn service_change(after: &Snapshot, before: &Snapshot, change: &Change, out: &mu
                 let model = s(obj, "/spec/modelName");
                 let scope = if cluster { "Cluster" } else { "Namespace" };
                 matching(after, (!cluster).then_some(ns), out, |svc| {
-                    s(svc, "/spec/template/name").trim() == n
-                        || (s(svc, "/status/resolvedTemplate/name") == n
-                            && s(svc, "/status/resolvedTemplate/scope") == scope)
-                        || (!model.is_empty() && model_names(svc).contains(&model))
+                    let resolved = &svc.status.resolved_template;
+                    svc.spec.template.name.trim() == n
+                        || (resolved.name == n && resolved.scope == scope)
+                        || (!model.is_empty() && svc.models().contains(&model))
                 });
             }
             "AIMModel" | "AIMClusterModel" => {
@@ -131,16 +184,16 @@ fn service_change(after: &Snapshot, before: &Snapshot, change: &Change, out: &mu
                     out.insert((ns.to_string(), labelled.to_string()));
                 }
                 matching(after, (!cluster).then_some(ns), out, |svc| {
-                    model_names(svc).contains(&n)
+                    let model = &svc.spec.model;
+                    svc.models().contains(&n)
                         || (!image.is_empty()
-                            && (s(svc, "/spec/model/image").trim() == image
-                                || s(svc, "/spec/model/custom/baseImage") == image))
+                            && (model.image.trim() == image || model.custom.base_image == image))
                 });
             }
             "AIMRuntimeConfig" | "AIMClusterRuntimeConfig" => {
                 let cluster = change.kind == "AIMClusterRuntimeConfig";
                 matching(after, (!cluster).then_some(ns), out, |svc| {
-                    let wanted = match s(svc, "/spec/runtimeConfigName") {
+                    let wanted = match svc.spec.runtime_config_name.as_str() {
                         "" => "default",
                         other => other,
                     };
@@ -150,7 +203,7 @@ fn service_change(after: &Snapshot, before: &Snapshot, change: &Change, out: &mu
             "AIMTemplateCache" => {
                 let template = s(obj, "/spec/templateName");
                 matching(after, Some(ns), out, |svc| {
-                    !template.is_empty() && s(svc, "/status/resolvedTemplate/name") == template
+                    !template.is_empty() && svc.status.resolved_template.name == template
                 });
             }
             "Namespace" => matching(after, Some(n), out, |_| true),
@@ -588,6 +641,61 @@ mod tests {
         assert!(affected(&relabelled).is_empty());
         let ready = change(cache("a", "Progressing"), cache("a", "Ready"));
         assert_eq!(affected(&ready), vec![("ns".into(), "a".into())]);
+    }
+
+    #[test]
+    fn config_and_image_changes_map_by_the_fields_services_name() {
+        let a = svc("ns", "a", json!({"model": {"name": "m1"}}));
+        let b = svc(
+            "ns",
+            "b",
+            json!({"model": {"image": "img:1"}, "runtimeConfigName": "fast"}),
+        );
+        let c = svc(
+            "ns",
+            "c",
+            json!({"model": {"custom": {"baseImage": "img:1"}}}),
+        );
+        // a field of the wrong type: matched, so that its plan reports it
+        let d = svc("ns", "d", json!({"runtimeConfigName": 7}));
+        let snap = vec![a, b, c, d];
+        let config = |name: &str| {
+            json!({"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMRuntimeConfig",
+                   "metadata": {"namespace": "ns", "name": name}})
+        };
+        let got = affected(&batch(
+            snap.clone(),
+            snap.clone(),
+            vec![("AIMRuntimeConfig", config("default"))],
+        ));
+        assert_eq!(
+            got,
+            vec![
+                ("ns".into(), "a".into()),
+                ("ns".into(), "c".into()),
+                ("ns".into(), "d".into())
+            ]
+        );
+        let got = affected(&batch(
+            snap.clone(),
+            snap.clone(),
+            vec![("AIMRuntimeConfig", config("fast"))],
+        ));
+        assert_eq!(
+            got,
+            vec![("ns".into(), "b".into()), ("ns".into(), "d".into())]
+        );
+        let model = json!({"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMModel",
+                           "metadata": {"namespace": "ns", "name": "m9"}, "spec": {"image": "img:1"}});
+        let got = affected(&batch(snap.clone(), snap, vec![("AIMModel", model)]));
+        assert_eq!(
+            got,
+            vec![
+                ("ns".into(), "b".into()),
+                ("ns".into(), "c".into()),
+                ("ns".into(), "d".into())
+            ]
+        );
     }
 
     #[test]
