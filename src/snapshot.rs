@@ -33,9 +33,9 @@ type Key = (String, String);
 
 /// Kinds the operator holds as compact text: those it caches one or more of per
 /// AIMService. Read them with [`Snapshot::read`] and its siblings.
-pub const COMPACT_KINDS: &[&str] = &["AIMService", "InferenceService", "HTTPRoute"];
+const COMPACT_KINDS: &[&str] = &["AIMService", "InferenceService", "HTTPRoute"];
 
-pub fn is_compact(kind: &str) -> bool {
+fn is_compact(kind: &str) -> bool {
     COMPACT_KINDS.contains(&kind)
 }
 
@@ -380,10 +380,7 @@ impl Snapshot {
 
     /// Every object of any kind, by namespace then name.
     pub fn read_all<'a>(&'a self, kind: &str) -> impl Iterator<Item = Obj<'a>> + 'a {
-        self.objects
-            .get(kind)
-            .into_iter()
-            .flat_map(|b| b.values().map(Stored::obj))
+        self.stored_in(kind, None).map(|(_, _, v)| v.obj())
     }
 
     /// Objects of any kind in one namespace, by name.
@@ -392,23 +389,17 @@ impl Snapshot {
         kind: &str,
         namespace: &'n str,
     ) -> impl Iterator<Item = Obj<'a>> + use<'a, 'n> {
-        self.objects
-            .get(kind)
-            .into_iter()
-            .flat_map(move |b| {
-                b.range((namespace.to_string(), String::new())..)
-                    .take_while(move |((ns, _), _)| ns == namespace)
-            })
-            .map(|(_, v)| v.obj())
+        self.stored_in(kind, Some(namespace))
+            .map(|(_, _, v)| v.obj())
     }
 
     /// Objects of any kind as held, with their namespace and name; in one namespace
     /// when `namespace` is given.
-    pub fn stored_in<'a>(
+    pub fn stored_in<'a, 'n>(
         &'a self,
         kind: &str,
-        namespace: Option<&'a str>,
-    ) -> impl Iterator<Item = (&'a str, &'a str, &'a Stored)> + 'a {
+        namespace: Option<&'n str>,
+    ) -> impl Iterator<Item = (&'a str, &'a str, &'a Stored)> + use<'a, 'n> {
         self.objects
             .get(kind)
             .into_iter()

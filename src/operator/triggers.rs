@@ -659,43 +659,24 @@ mod tests {
         // a field of the wrong type: matched, so that its plan reports it
         let d = svc("ns", "d", json!({"runtimeConfigName": 7}));
         let snap = vec![a, b, c, d];
+        let woken = |kind: &'static str, obj: Value| -> Vec<String> {
+            affected(&batch(snap.clone(), snap.clone(), vec![(kind, obj)]))
+                .into_iter()
+                .map(|(_, name)| name)
+                .collect()
+        };
         let config = |name: &str| {
             json!({"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMRuntimeConfig",
                    "metadata": {"namespace": "ns", "name": name}})
         };
-        let got = affected(&batch(
-            snap.clone(),
-            snap.clone(),
-            vec![("AIMRuntimeConfig", config("default"))],
-        ));
         assert_eq!(
-            got,
-            vec![
-                ("ns".into(), "a".into()),
-                ("ns".into(), "c".into()),
-                ("ns".into(), "d".into())
-            ]
+            woken("AIMRuntimeConfig", config("default")),
+            ["a", "c", "d"]
         );
-        let got = affected(&batch(
-            snap.clone(),
-            snap.clone(),
-            vec![("AIMRuntimeConfig", config("fast"))],
-        ));
-        assert_eq!(
-            got,
-            vec![("ns".into(), "b".into()), ("ns".into(), "d".into())]
-        );
+        assert_eq!(woken("AIMRuntimeConfig", config("fast")), ["b", "d"]);
         let model = json!({"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMModel",
                            "metadata": {"namespace": "ns", "name": "m9"}, "spec": {"image": "img:1"}});
-        let got = affected(&batch(snap.clone(), snap, vec![("AIMModel", model)]));
-        assert_eq!(
-            got,
-            vec![
-                ("ns".into(), "b".into()),
-                ("ns".into(), "c".into()),
-                ("ns".into(), "d".into())
-            ]
-        );
+        assert_eq!(woken("AIMModel", model), ["b", "c", "d"]);
     }
 
     #[test]
