@@ -5,6 +5,7 @@ pub mod ast;
 pub mod diagnostic;
 pub mod expr;
 pub mod lint;
+mod memo;
 pub mod merge;
 pub mod native;
 pub mod pack;

@@ -313,9 +313,7 @@ pub fn register(engine: &mut Engine) {
             engine.register_raw_fn(name, types, move |_ctx, args| {
                 let vals: smallvec::SmallVec<[Cow<Value>; 4]> = args
                     .iter()
-                    .map(|d| {
-                        Cow::Owned(rhai::serde::from_dynamic::<Value>(d).unwrap_or(Value::Null))
-                    })
+                    .map(|d| Cow::Owned(super::script::json_of(d).unwrap_or(Value::Null)))
                     .collect();
                 Ok(super::script::to_dynamic(&f.apply(vals)))
             });

@@ -1,6 +1,7 @@
 //! The Rhai sandbox: the pack's `*.rhai` functions, compiled once, evaluated under
 //! limits on operations, depth, sizes and wall-clock time; no `eval`, no modules,
-//! no file or network access.
+//! no clock, no file or network access, so a function's result depends on its
+//! arguments alone (and calls with small arguments are memoised).
 
 use std::cell::Cell;
 use std::collections::HashSet;
@@ -11,6 +12,7 @@ use serde_json::Value;
 
 use super::ast::Span;
 use super::diagnostic::{Code, Diagnostic};
+use super::memo::CallMemo;
 use super::native;
 
 /// Wall-clock budget of one script evaluation.
@@ -36,6 +38,7 @@ pub struct Scripts {
     engine: Engine,
     ast: AST,
     functions: HashSet<(String, usize)>,
+    memo: CallMemo,
 }
 
 impl std::fmt::Debug for Scripts {
@@ -106,6 +109,7 @@ impl Scripts {
             engine: sandbox(),
             ast: AST::empty(),
             functions: HashSet::new(),
+            memo: CallMemo::default(),
         }
     }
 
@@ -143,6 +147,7 @@ impl Scripts {
                 engine,
                 ast,
                 functions,
+                memo: CallMemo::default(),
             },
             diags,
         )
@@ -170,8 +175,23 @@ impl Scripts {
         Ok(ast.merge(&self.ast.clone_functions_only()))
     }
 
-    /// Calls a pack function with JSON arguments under the sandbox limits.
+    /// Calls a pack function with JSON arguments under the sandbox limits; a call
+    /// with small arguments made before returns the result it had.
     pub fn call(&self, name: &str, args: &[&Value]) -> Result<Value, EvalError> {
+        let key = CallMemo::key(name, args);
+        if let Some(k) = key
+            && let Some(v) = self.memo.get(k, name, args)
+        {
+            return Ok(v);
+        }
+        let result = self.run(name, args)?;
+        if let Some(k) = key {
+            self.memo.insert(k, name, args, &result);
+        }
+        Ok(result)
+    }
+
+    fn run(&self, name: &str, args: &[&Value]) -> Result<Value, EvalError> {
         let _guard = DeadlineGuard::start();
         let args: Vec<Dynamic> = args.iter().map(|a| to_dynamic(a)).collect();
         let mut scope = rhai::Scope::new();
@@ -244,7 +264,7 @@ fn from_dynamic(function: &str, d: &Dynamic) -> Result<Value, EvalError> {
     })
 }
 
-fn json_of(d: &Dynamic) -> Result<Value, String> {
+pub(super) fn json_of(d: &Dynamic) -> Result<Value, String> {
     if d.is_unit() {
         return Ok(Value::Null);
     }
@@ -320,5 +340,31 @@ mod tests {
             scripts.call("g", &[]),
             Err(EvalError::Conversion { .. })
         ));
+    }
+
+    #[test]
+    fn calls_with_small_arguments_are_memoised() {
+        let (scripts, _) =
+            Scripts::compile(&[(0, "fn twice(x) { x * 2 }\nfn fail(x) { throw x }")]);
+        let small = serde_json::json!(21);
+        // remembered from the second call on
+        for _ in 0..3 {
+            assert_eq!(
+                scripts.call("twice", &[&small]).unwrap(),
+                serde_json::json!(42)
+            );
+        }
+        assert_eq!(scripts.memo.len(), 1);
+        let one = serde_json::json!(1);
+        assert_eq!(
+            scripts.call("twice", &[&one]).unwrap(),
+            serde_json::json!(2)
+        );
+        assert_eq!(scripts.memo.len(), 1);
+        // failures are not remembered: every failing call reports
+        for _ in 0..3 {
+            assert!(scripts.call("fail", &[&small]).is_err());
+        }
+        assert_eq!(scripts.memo.len(), 1);
     }
 }
