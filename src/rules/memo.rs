@@ -21,7 +21,7 @@ const CAPACITY: usize = 1024;
 /// Fingerprints of calls seen once; when full, forgotten.
 const SEEN: usize = 16 * 1024;
 
-/// A call's fingerprint; `None` for calls too large to remember.
+/// A call's fingerprint: its function's name and its arguments' values, hashed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Key(u64);
 
