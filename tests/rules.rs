@@ -337,6 +337,36 @@ fn a_memo_shares_what_the_candidate_alone_decides() {
     assert!(err.to_string().contains("cost out of range"), "{err}");
 }
 
+/// The cluster is the same for every plan on a snapshot, so what a candidate and the
+/// cluster decide is shared too; the memo's user guarantees one cluster per memo,
+/// which this test breaks on purpose to see the sharing.
+#[test]
+fn a_memo_shares_what_the_candidate_and_the_cluster_decide() {
+    let rules = r#"
+select template {
+  filter fits
+    keep   candidate.gpu in cluster.gpus
+    reason "NoGPU"
+}
+"#;
+    let p = pack(&[("s.rules", rules)]);
+    let sel = &p.selections["template"];
+    let cand = json!({"metadata": {"name": "t"}, "gpu": "MI300X"});
+    let with_gpu = json!({"cluster": {"gpus": ["MI300X"]}});
+    let without = json!({"cluster": {"gpus": []}});
+    let memo = Memo::default();
+    let first = sel
+        .run(&p.scripts, &with_gpu, &[&cand], Some(&memo))
+        .unwrap();
+    assert_eq!(first.decision, Decision::Chosen(0));
+    let unshared = sel.run(&p.scripts, &without, &[&cand], None).unwrap();
+    assert_eq!(unshared.decision, Decision::None);
+    let shared = sel
+        .run(&p.scripts, &without, &[&cand], Some(&memo))
+        .unwrap();
+    assert_eq!(shared.decision, Decision::Chosen(0));
+}
+
 #[test]
 fn load_errors_name_every_problem() {
     let errs = errors(&[

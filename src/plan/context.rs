@@ -35,6 +35,11 @@ const SERVICE: &[&str] = &[
     "now",
 ];
 
+/// AIMService context fields that are the same for every plan on one snapshot (the
+/// cluster's GPUs): selection facts that read only these and the candidate are kept
+/// with the snapshot and shared by its plans (`Memo` in rules/select.rs).
+pub const SNAPSHOT_ROOTS: &[&str] = &["cluster"];
+
 /// Top-level context fields of an AIMModel / AIMClusterModel plan (plan/model.rs).
 const MODEL: &[&str] = &[
     "model",

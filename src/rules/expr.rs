@@ -423,20 +423,25 @@ impl Expr {
     }
 
     /// Whether the value may depend on the evaluation context (the service being
-    /// planned) rather than only on the subject, literals and the given `let`s.
+    /// planned) rather than only on the subject, literals, the given `let`s and the
+    /// `fixed` roots (those every evaluation sharing a result sees alike).
     /// Functions are pure: natives are, and pack scripts see only their arguments.
-    pub fn reads_context(&self, impure_lets: &[bool]) -> bool {
-        let any = |items: &[Expr]| items.iter().any(|e| e.reads_context(impure_lets));
+    pub fn reads_context(&self, impure_lets: &[bool], fixed: &[&str]) -> bool {
+        let any = |items: &[Expr]| items.iter().any(|e| e.reads_context(impure_lets, fixed));
         match self {
             Expr::Lit(_) | Expr::Subject => false,
-            Expr::Root(_) => true,
+            Expr::Root(r) => !fixed.contains(&r.as_str()),
             Expr::Let(i) => impure_lets.get(*i).copied().unwrap_or(true),
-            Expr::Field(e, _) | Expr::Index(e, _) | Expr::Not(e) => e.reads_context(impure_lets),
-            Expr::Cmp(_, a, b) => a.reads_context(impure_lets) || b.reads_context(impure_lets),
+            Expr::Field(e, _) | Expr::Index(e, _) | Expr::Not(e) => {
+                e.reads_context(impure_lets, fixed)
+            }
+            Expr::Cmp(_, a, b) => {
+                a.reads_context(impure_lets, fixed) || b.reads_context(impure_lets, fixed)
+            }
             Expr::And(v) | Expr::Or(v) | Expr::Add(v) | Expr::Array(v) => any(v),
             Expr::Native(_, _, v) | Expr::Script(_, v) => any(v),
             Expr::Rhai(_, vars) => vars.iter().any(|b| match b {
-                Binding::Root(_) => true,
+                Binding::Root(r) => !fixed.contains(&r.as_str()),
                 Binding::Let(i, _) => impure_lets.get(*i).copied().unwrap_or(true),
                 Binding::Subject(_) => false,
             }),

@@ -45,13 +45,15 @@ struct Inner {
 impl CallMemo {
     /// The fingerprint of `function(args)`, if its arguments are small enough.
     pub fn key(function: &str, args: &[&Value]) -> Option<Key> {
-        let mut h = foldhash::fast::FixedState::with_seed(0).build_hasher();
-        function.hash(&mut h);
+        // counting is cheaper than hashing what is then thrown away
         let mut budget = MAX_ARG_NODES;
         for a in args {
-            if !hash_value(a, &mut h, &mut budget) {
-                return None;
-            }
+            budget = budget.checked_sub(nodes(a, budget + 1))?;
+        }
+        let mut h = foldhash::fast::FixedState::with_seed(0).build_hasher();
+        function.hash(&mut h);
+        for a in args {
+            hash_value(a, &mut h);
         }
         Some(Key(h.finish()))
     }
@@ -94,12 +96,7 @@ impl CallMemo {
     }
 }
 
-/// Hashes `v` unless it holds more than `budget` values.
-fn hash_value(v: &Value, h: &mut impl Hasher, budget: &mut usize) -> bool {
-    let Some(left) = budget.checked_sub(1) else {
-        return false;
-    };
-    *budget = left;
+fn hash_value(v: &Value, h: &mut impl Hasher) {
     match v {
         Value::Null => h.write_u8(0),
         Value::Bool(b) => {
@@ -117,24 +114,17 @@ fn hash_value(v: &Value, h: &mut impl Hasher, budget: &mut usize) -> bool {
         Value::Array(items) => {
             h.write_u8(4);
             h.write_usize(items.len());
-            for i in items {
-                if !hash_value(i, h, budget) {
-                    return false;
-                }
-            }
+            items.iter().for_each(|i| hash_value(i, h));
         }
         Value::Object(m) => {
             h.write_u8(5);
             h.write_usize(m.len());
             for (k, v) in m {
                 k.hash(h);
-                if !hash_value(v, h, budget) {
-                    return false;
-                }
+                hash_value(v, h);
             }
         }
     }
-    true
 }
 
 /// The number of values in `v`, counting no further than `limit`.

@@ -168,11 +168,12 @@ impl Selection {
         on_none: Option<OutcomeRule>,
     ) -> Self {
         static NEXT: AtomicU64 = AtomicU64::new(0);
+        let fixed = crate::plan::context::SNAPSHOT_ROOTS;
         let mut impure_lets: Vec<bool> = vec![];
         for (_, e) in &lets {
-            impure_lets.push(e.reads_context(&impure_lets));
+            impure_lets.push(e.reads_context(&impure_lets, fixed));
         }
-        let own_expr = |e: &Expr| !e.reads_context(&impure_lets);
+        let own_expr = |e: &Expr| !e.reads_context(&impure_lets, fixed);
         let own = Own {
             lets: !impure_lets.contains(&true),
             stages: stages
@@ -196,8 +197,9 @@ impl Selection {
     }
 
     /// Runs the pipeline over `candidates` with the shared context `ctx`. With a
-    /// `memo`, what each candidate alone decides is taken from (or kept in) it; the
-    /// candidates must then be objects of the snapshot the memo belongs to.
+    /// `memo`, what each candidate alone (or with the snapshot-wide roots, the cluster)
+    /// decides is taken from (or kept in) it; the candidates must then be objects of
+    /// the snapshot the memo belongs to, and `ctx`'s cluster that snapshot's.
     pub fn run(
         &self,
         scripts: &Scripts,
