@@ -431,14 +431,14 @@ impl Snapshot {
         let cl = self
             .templates_by_model
             .get(&(String::new(), model.to_string()));
-        let ns = ns
-            .into_iter()
-            .flatten()
-            .filter(|t| str_at(t, "/kind") == "AIMServiceTemplate");
+        let of = |kind: &'static str| {
+            move |t: &&Arc<Value>| t.get("kind").and_then(Value::as_str) == Some(kind)
+        };
+        let ns = ns.into_iter().flatten().filter(of("AIMServiceTemplate"));
         let cl = cl
             .into_iter()
             .flatten()
-            .filter(|t| str_at(t, "/kind") == "AIMClusterServiceTemplate");
+            .filter(of("AIMClusterServiceTemplate"));
         ns.chain(cl)
     }
 
