@@ -96,6 +96,7 @@ impl CallMemo {
     }
 }
 
+/// Hashes `v` with the type of every value in it, so that `1` and `"1"` differ.
 fn hash_value(v: &Value, h: &mut impl Hasher) {
     match v {
         Value::Null => h.write_u8(0),
