@@ -183,6 +183,24 @@ fn benches(c: &mut Criterion) {
         reselect: true,
         ..Settings::default()
     };
+    // what the goal names: select, merge, render the InferenceService and HTTPRoute
+    let probe = service::plan_with(
+        &snap,
+        &pack,
+        &services[0],
+        "2026-01-01T00:00:00Z",
+        &reselect,
+    );
+    let kinds: Vec<&str> = probe
+        .objects
+        .iter()
+        .filter_map(|o| o["kind"].as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["HTTPRoute", "InferenceService"],
+        "the plan bench renders both"
+    );
     c.bench_function("plan one service (50 templates)", |b| {
         b.iter(|| {
             next = (next + 1) % services.len();

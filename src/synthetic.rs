@@ -126,15 +126,19 @@ pub fn template(i: usize, namespace: Option<&str>) -> Value {
     })
 }
 
-/// Gives every service the status its controller writes in its first round (the
-/// resolved runtime config, model and template), as a running cluster would hold it:
-/// later rounds find the template's cache and render the InferenceService.
+/// Gives every service the status its controller converges to (the resolved runtime
+/// config, model and template, and the template cache it found), as a running cluster
+/// holds it: a plan then renders the InferenceService, even one that chooses its
+/// template afresh (the cache is found by `status.cache`). The first round resolves;
+/// the second finds the cache by the resolved template (service-reconcile.md §8.2).
 pub fn settle(objects: &mut [Value], pack: &crate::rules::RulePack) {
-    let snap = crate::snapshot::Snapshot::new(objects.to_vec());
     let now = crate::plan::clock_of(objects);
-    for o in objects.iter_mut().filter(|o| o["kind"] == "AIMService") {
-        let plan = crate::plan::service::plan(&snap, pack, o, &now);
-        o["status"] = plan.object["status"].clone();
+    for _ in 0..2 {
+        let snap = crate::snapshot::Snapshot::new(objects.to_vec());
+        for o in objects.iter_mut().filter(|o| o["kind"] == "AIMService") {
+            let plan = crate::plan::service::plan(&snap, pack, o, &now);
+            o["status"] = plan.object["status"].clone();
+        }
     }
 }
 
@@ -164,6 +168,38 @@ mod tests {
         assert_eq!(count("AIMServiceTemplate"), 4);
         assert_eq!(count("AIMClusterServiceTemplate"), 4);
         assert_eq!(count("Namespace"), 2);
+    }
+
+    #[test]
+    fn settled_services_render_their_inference_service_even_when_choosing_afresh() {
+        let pack = crate::rules::RulePack::builtin().unwrap();
+        let mut objects = state(Shape {
+            services: 3,
+            templates: 20,
+            namespaces: 1,
+        });
+        settle(&mut objects, &pack);
+        let snap = crate::snapshot::Snapshot::new(objects.clone());
+        let now = crate::plan::clock_of(&objects);
+        let afresh = crate::plan::Settings {
+            reselect: true,
+            ..Default::default()
+        };
+        for svc in objects.iter().filter(|o| o["kind"] == "AIMService") {
+            assert!(svc["status"]["cache"]["templateCacheRef"]["name"].is_string());
+            let plan = crate::plan::service::plan_with(&snap, &pack, svc, &now, &afresh);
+            let kinds: Vec<&str> = plan
+                .objects
+                .iter()
+                .filter_map(|o| o["kind"].as_str())
+                .collect();
+            assert_eq!(
+                kinds,
+                ["HTTPRoute", "InferenceService"],
+                "{}",
+                svc["metadata"]["name"]
+            );
+        }
     }
 
     #[test]

@@ -449,3 +449,25 @@ fn kubernetes_helpers_work_in_rules_and_scripts() {
     assert_eq!(obj["q"], json!(64.0 * 1024.0 * 1024.0 * 1024.0));
     assert_eq!(obj["j"], json!(1));
 }
+
+#[test]
+fn output_builders_are_not_memoised_but_the_calls_in_their_arguments_are() {
+    let p = pack(&[
+        (
+            "o.rules",
+            "output ConfigMap {\n  when true\n  build make(service, label_of(service))\n  owned true\n}\n",
+        ),
+        (
+            "o.rhai",
+            "fn label_of(s) { s.name + \"-x\" }\nfn make(s, l) { #{kind: \"ConfigMap\", data: #{n: l}} }",
+        ),
+    ]);
+    let out = &p.outputs[0];
+    let ctx = json!({"service": {"name": "a"}});
+    for _ in 0..3 {
+        let (obj, _) = p.build_output(out, &ctx).unwrap().unwrap();
+        assert_eq!(obj["data"]["n"], "a-x");
+    }
+    // `label_of` is kept from its second call; `make`, the builder, never
+    assert_eq!(p.scripts.memoised_results(), 1);
+}

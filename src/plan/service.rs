@@ -4,6 +4,7 @@
 
 use std::time::Instant;
 
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{Plan, Trace, metadata, object_order, routing};
@@ -57,7 +58,7 @@ pub fn plan_with(
 ) -> Plan {
     let mut trace = Trace::default();
     let started = Instant::now();
-    let ctx = context(snap, pack, svc, now, settings.reselect, &mut trace);
+    let mut ctx = context(snap, pack, svc, now, settings.reselect, &mut trace);
     let ns = s(svc, "/metadata/namespace");
     let spec = svc.get("spec").unwrap_or(&Value::Null);
     let rc = &ctx["merged"]["runtime_config"];
@@ -91,7 +92,7 @@ pub fn plan_with(
             .push((format!("component {}", c.name), started.elapsed()));
     }
     let previous: Vec<Condition> = at(svc, "/status/conditions")
-        .and_then(|c| serde_json::from_value(c.clone()).ok())
+        .and_then(|c| Vec::<Condition>::deserialize(c).ok())
         .unwrap_or_default();
     let generation = at(svc, "/metadata/generation").and_then(Value::as_i64);
     // values the API server would have rejected (a state that never went through one)
@@ -143,44 +144,51 @@ pub fn plan_with(
     }
     objects.sort_by_key(object_order);
 
-    // status fields (service-reconcile.md §10.5), from the service as the context
-    // saw it (without a forgotten resolution)
-    let mut st = ctx["service"]
-        .get("status")
-        .cloned()
-        .filter(Value::is_object)
-        .unwrap_or_else(|| json!({}));
-    st["status"] = json!(status::service_status_value(outcome.status));
-    st["conditions"] = serde_json::to_value(&outcome.conditions).unwrap_or_default();
+    // status fields (service-reconcile.md §10.5)
+    let mut fields = vec![
+        (
+            "status",
+            json!(status::service_status_value(outcome.status)),
+        ),
+        (
+            "conditions",
+            serde_json::to_value(&outcome.conditions).unwrap_or_default(),
+        ),
+    ];
     if let Some(g) = generation {
-        st["observedGeneration"] = json!(g);
+        fields.push(("observedGeneration", json!(g)));
     }
     if res["model"]["status"] == "Ready" {
-        st["resolvedModel"] = reference(&res["model"], true);
+        fields.push(("resolvedModel", reference(&res["model"], true)));
     }
     if template_ready {
-        st["resolvedTemplate"] = reference(&res["template"], true);
+        fields.push(("resolvedTemplate", reference(&res["template"], true)));
     }
     if res["runtime_config"]["found"] == true {
-        st["resolvedRuntimeConfig"] = reference(&res["runtime_config"], true);
+        fields.push((
+            "resolvedRuntimeConfig",
+            reference(&res["runtime_config"], true),
+        ));
     }
     if res["cache"]["status"] == "Ready" {
-        st["cache"] = json!({"templateCacheRef": {"name": res["cache"]["name"], "namespace": ns, "uid": res["cache"]["uid"]}});
+        fields.push(("cache", json!({"templateCacheRef": {"name": res["cache"]["name"], "namespace": ns, "uid": res["cache"]["uid"]}})));
     }
     if route.is_some() {
-        st["routing"] = json!({"path": ctx["routing"]["path"]});
+        fields.push(("routing", json!({"path": ctx["routing"]["path"]})));
     }
-    st["runtime"] = runtime_replicas(spec, hpa);
-    // the service as it was, but for the status just planned
-    let mut object: Map<String, Value> = svc
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter(|(k, _)| *k != "status")
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    object.insert("status".into(), st);
-    let object = Value::Object(object);
+    fields.push(("runtime", runtime_replicas(spec, hpa)));
+    // the service as the context saw it (without a forgotten resolution), with the
+    // status just planned; the context is done with, so its copy is taken
+    let mut object = ctx["service"].take();
+    let mut st = object
+        .get_mut("status")
+        .map(Value::take)
+        .filter(Value::is_object)
+        .unwrap_or_else(|| json!({}));
+    for (k, v) in fields {
+        st[k] = v;
+    }
+    object["status"] = st;
     trace.steps.push(("plan".into(), started.elapsed()));
     Plan {
         objects,

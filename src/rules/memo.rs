@@ -90,7 +90,6 @@ impl CallMemo {
         );
     }
 
-    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.inner.read().map(|i| i.entries.len()).unwrap_or(0)
     }

@@ -191,6 +191,16 @@ impl Scripts {
         Ok(result)
     }
 
+    /// How many call results the memo holds.
+    pub fn memoised_results(&self) -> usize {
+        self.memo.len()
+    }
+
+    /// [`Scripts::call`] for a call whose result no other call will ask for.
+    pub fn call_unmemoised(&self, name: &str, args: &[&Value]) -> Result<Value, EvalError> {
+        self.run(name, args)
+    }
+
     fn run(&self, name: &str, args: &[&Value]) -> Result<Value, EvalError> {
         let _guard = DeadlineGuard::start();
         let args: Vec<Dynamic> = args.iter().map(|a| to_dynamic(a)).collect();

@@ -90,7 +90,7 @@ type Learnt = Arc<Result<Facts, EvalError>>;
 /// of the snapshot's objects, so a memo must not outlive the snapshot it serves.
 #[derive(Default)]
 pub struct Memo {
-    facts: Mutex<HashMap<(u64, usize), Learnt>>,
+    facts: Mutex<HashMap<(u64, usize), Learnt, foldhash::fast::RandomState>>,
 }
 
 /// A copy starts empty: it is a cache, and what it would copy is rebuilt on demand.
@@ -108,13 +108,17 @@ impl std::fmt::Debug for Memo {
 }
 
 impl Memo {
-    fn get(&self, key: (u64, usize)) -> Option<Learnt> {
-        self.facts.lock().ok()?.get(&key).cloned()
+    /// What is known of each key, under one lock for the whole candidate list.
+    fn get_all(&self, keys: impl Iterator<Item = (u64, usize)>) -> Vec<Option<Learnt>> {
+        match self.facts.lock() {
+            Ok(m) => keys.map(|k| m.get(&k).cloned()).collect(),
+            Err(_) => keys.map(|_| None).collect(),
+        }
     }
 
-    fn put(&self, key: (u64, usize), facts: Learnt) {
+    fn put_all(&self, learnt: impl Iterator<Item = ((u64, usize), Learnt)>) {
         if let Ok(mut m) = self.facts.lock() {
-            m.insert(key, facts);
+            m.extend(learnt);
         }
     }
 }
@@ -207,21 +211,26 @@ impl Selection {
         candidates: &[&Value],
         memo: Option<&Memo>,
     ) -> Result<SelectionResult, EvalError> {
-        let mut facts: Vec<Learnt> = Vec::with_capacity(candidates.len());
-        for c in candidates {
-            let key = (self.id, std::ptr::from_ref::<Value>(c) as usize);
-            let shared = memo.filter(|_| self.own.lets);
-            let f = match shared.and_then(|m| m.get(key)) {
-                Some(f) => f,
-                None => {
+        let shared = memo.filter(|_| self.own.lets);
+        let key = |c: &&Value| (self.id, std::ptr::from_ref::<Value>(*c) as usize);
+        let known = match shared {
+            Some(m) => m.get_all(candidates.iter().map(key)),
+            None => vec![None; candidates.len()],
+        };
+        let mut learnt = vec![];
+        let facts: Vec<Learnt> = (candidates.iter().zip(known))
+            .map(|(c, known)| {
+                known.unwrap_or_else(|| {
                     let f = Arc::new(self.facts(scripts, ctx, c, shared.is_some()));
-                    if let Some(m) = shared {
-                        m.put(key, f.clone());
+                    if shared.is_some() {
+                        learnt.push((key(c), f.clone()));
                     }
                     f
-                }
-            };
-            facts.push(f);
+                })
+            })
+            .collect();
+        if let Some(m) = shared.filter(|_| !learnt.is_empty()) {
+            m.put_all(learnt.into_iter());
         }
         let facts: Vec<&Facts> = facts
             .iter()
