@@ -1,8 +1,9 @@
 //! Results of pack functions by argument value. A pack function is a pure function of
 //! its arguments (the sandbox has no clock, no I/O, no randomness), and most calls of a
 //! resync repeat: every service on the same model and template asks the same status
-//! and environment questions. Only calls with small arguments are remembered, so the
-//! output builders (whose arguments are the whole service) never pay for copies, and
+//! and environment questions, and every service on the same template gets the same
+//! InferenceService shape. Only calls with small arguments are remembered (output
+//! builders, particular to their owner, never are: see `RulePack::build_output`), and
 //! only from their second occurrence, so calls particular to one service (a route
 //! path) leave a fingerprint but no copy.
 
@@ -13,7 +14,7 @@ use std::sync::RwLock;
 use serde_json::Value;
 
 /// Values (nodes) the arguments of a remembered call may hold in all.
-const MAX_ARG_NODES: usize = 64;
+const MAX_ARG_NODES: usize = 256;
 /// Values a remembered result may hold.
 const MAX_RESULT_NODES: usize = 256;
 /// Remembered calls per pack; when full, the memo starts over.
