@@ -275,39 +275,40 @@ fn from_dynamic(function: &str, d: &Dynamic) -> Result<Value, EvalError> {
 }
 
 pub(super) fn json_of(d: &Dynamic) -> Result<Value, String> {
-    if d.is_unit() {
-        return Ok(Value::Null);
+    // the common types first; keys through `as_str`, not `Display`
+    if let Some(m) = d.read_lock::<rhai::Map>() {
+        return m
+            .iter()
+            .map(|(k, v)| Ok((k.as_str().to_owned(), json_of(v)?)))
+            .collect::<Result<_, _>>()
+            .map(Value::Object);
     }
-    if let Ok(b) = d.as_bool() {
-        return Ok(Value::Bool(b));
+    if let Some(s) = d.read_lock::<rhai::ImmutableString>() {
+        return Ok(Value::String(s.as_str().to_owned()));
     }
-    if let Ok(i) = d.as_int() {
-        return Ok(Value::from(i));
-    }
-    if let Ok(f) = d.as_float() {
-        return serde_json::Number::from_f64(f)
-            .map(Value::Number)
-            .ok_or_else(|| format!("{f} is not a JSON number"));
-    }
-    if let Ok(s) = d.as_immutable_string_ref() {
-        return Ok(Value::String(s.as_str().to_string()));
-    }
-    if let Ok(c) = d.as_char() {
-        return Ok(Value::String(c.to_string()));
-    }
-    if let Ok(a) = d.as_array_ref() {
+    if let Some(a) = d.read_lock::<rhai::Array>() {
         return a
             .iter()
             .map(json_of)
             .collect::<Result<_, _>>()
             .map(Value::Array);
     }
-    if let Ok(m) = d.as_map_ref() {
-        return m
-            .iter()
-            .map(|(k, v)| Ok((k.to_string(), json_of(v)?)))
-            .collect::<Result<_, _>>()
-            .map(Value::Object);
+    if let Ok(i) = d.as_int() {
+        return Ok(Value::from(i));
+    }
+    if let Ok(b) = d.as_bool() {
+        return Ok(Value::Bool(b));
+    }
+    if d.is_unit() {
+        return Ok(Value::Null);
+    }
+    if let Ok(f) = d.as_float() {
+        return serde_json::Number::from_f64(f)
+            .map(Value::Number)
+            .ok_or_else(|| format!("{f} is not a JSON number"));
+    }
+    if let Ok(c) = d.as_char() {
+        return Ok(Value::String(c.to_string()));
     }
     Err(format!("a value of type {} is not JSON", d.type_name()))
 }
