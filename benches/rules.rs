@@ -191,13 +191,8 @@ fn benches(c: &mut Criterion) {
         "2026-01-01T00:00:00Z",
         &reselect,
     );
-    let kinds: Vec<&str> = probe
-        .objects
-        .iter()
-        .filter_map(|o| o["kind"].as_str())
-        .collect();
     assert_eq!(
-        kinds,
+        probe.kinds(),
         ["HTTPRoute", "InferenceService"],
         "the plan bench renders both"
     );

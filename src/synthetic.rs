@@ -188,13 +188,8 @@ mod tests {
         for svc in objects.iter().filter(|o| o["kind"] == "AIMService") {
             assert!(svc["status"]["cache"]["templateCacheRef"]["name"].is_string());
             let plan = crate::plan::service::plan_with(&snap, &pack, svc, &now, &afresh);
-            let kinds: Vec<&str> = plan
-                .objects
-                .iter()
-                .filter_map(|o| o["kind"].as_str())
-                .collect();
             assert_eq!(
-                kinds,
+                plan.kinds(),
                 ["HTTPRoute", "InferenceService"],
                 "{}",
                 svc["metadata"]["name"]

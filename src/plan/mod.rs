@@ -42,6 +42,16 @@ pub struct Plan {
     pub trace: Trace,
 }
 
+impl Plan {
+    /// The kinds of the objects to apply, in apply order.
+    pub fn kinds(&self) -> Vec<&str> {
+        self.objects
+            .iter()
+            .filter_map(|o| o["kind"].as_str())
+            .collect()
+    }
+}
+
 /// What `--explain` prints: why each decision came out as it did.
 #[derive(Debug, Clone, Default)]
 pub struct Trace {

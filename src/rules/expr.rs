@@ -301,6 +301,19 @@ fn literal(p: Pair<Rule>) -> Value {
 const NULL: Value = Value::Null;
 
 impl Expr {
+    /// [`Expr::eval`], but a pack-function call at the top is not memoised (its own
+    /// arguments are): an output builder's result is particular to its owner.
+    pub fn eval_unmemoised<'a>(
+        &'a self,
+        scope: &Scope<'a>,
+        scripts: &Scripts,
+    ) -> Result<Cow<'a, Value>, EvalError> {
+        match self {
+            Expr::Script(name, args) => Ok(Cow::Owned(call(name, args, scope, scripts, false)?)),
+            other => other.eval(scope, scripts),
+        }
+    }
+
     /// Evaluates to a JSON value. Missing fields are `()` (null); only script
     /// failures are errors.
     pub fn eval<'a>(
@@ -393,14 +406,7 @@ impl Expr {
                     .collect::<Result<smallvec::SmallVec<[_; 4]>, _>>()?;
                 f.apply(vals)
             }
-            Expr::Script(name, args) => {
-                let vals = args
-                    .iter()
-                    .map(|a| a.eval(scope, scripts))
-                    .collect::<Result<smallvec::SmallVec<[_; 8]>, _>>()?;
-                let refs: smallvec::SmallVec<[&Value; 8]> = vals.iter().map(|v| &**v).collect();
-                Cow::Owned(scripts.call(name, &refs)?)
-            }
+            Expr::Script(name, args) => Cow::Owned(call(name, args, scope, scripts, true)?),
             Expr::Rhai(ast, vars) => {
                 let bindings = vars
                     .iter()
@@ -507,5 +513,25 @@ fn add(a: Value, b: &Value) -> Value {
         (other, Value::String(s)) => Value::String(native::text(&other) + s.as_str()),
         (Value::Null, other) => other.clone(),
         (other, _) => other,
+    }
+}
+
+/// Calls a pack function with its arguments evaluated in `scope`.
+fn call(
+    name: &str,
+    args: &[Expr],
+    scope: &Scope,
+    scripts: &Scripts,
+    memoised: bool,
+) -> Result<Value, EvalError> {
+    let vals = args
+        .iter()
+        .map(|a| a.eval(scope, scripts))
+        .collect::<Result<smallvec::SmallVec<[_; 8]>, _>>()?;
+    let refs: smallvec::SmallVec<[&Value; 8]> = vals.iter().map(|v| &**v).collect();
+    if memoised {
+        scripts.call(name, &refs)
+    } else {
+        scripts.call_unmemoised(name, &refs)
     }
 }

@@ -246,20 +246,13 @@ impl RulePack {
         {
             return Ok(None);
         }
-        let obj = match &out.build {
-            // an output is one owner's object: its builder's arguments name the owner,
-            // so its result never serves another call, and kept in the memo it would
-            // only push out results that do
-            Expr::Script(name, args) => {
-                let vals = args
-                    .iter()
-                    .map(|a| a.eval(&scope, &self.scripts))
-                    .collect::<Result<Vec<_>, _>>()?;
-                let refs: Vec<&Value> = vals.iter().map(|v| &**v).collect();
-                self.scripts.call_unmemoised(name, &refs)?
-            }
-            other => other.eval(&scope, &self.scripts)?.into_owned(),
-        };
+        // an output is one owner's object: its builder's arguments name the owner, so
+        // its result never serves another call, and kept in the memo it would only
+        // push out results that do
+        let obj = out
+            .build
+            .eval_unmemoised(&scope, &self.scripts)?
+            .into_owned();
         let owned = match &out.owned {
             Some(o) => truthy(&*o.eval(&scope, &self.scripts)?),
             None => true,
