@@ -184,7 +184,7 @@ impl Scripts {
         {
             return Ok(v);
         }
-        let result = self.run(name, args)?;
+        let result = self.call_unmemoised(name, args)?;
         if let Some(k) = key {
             self.memo.insert(k, name, args, &result);
         }
@@ -198,10 +198,6 @@ impl Scripts {
 
     /// [`Scripts::call`] for a call whose result no other call will ask for.
     pub fn call_unmemoised(&self, name: &str, args: &[&Value]) -> Result<Value, EvalError> {
-        self.run(name, args)
-    }
-
-    fn run(&self, name: &str, args: &[&Value]) -> Result<Value, EvalError> {
         let _guard = DeadlineGuard::start();
         let args: Vec<Dynamic> = args.iter().map(|a| to_dynamic(a)).collect();
         let mut scope = rhai::Scope::new();
