@@ -5,18 +5,38 @@ use serde_json::Value;
 
 /// The value at a JSON pointer (`/metadata/name`, `/spec/containers/0`).
 pub fn at<'a>(v: &'a Value, pointer: &str) -> Option<&'a Value> {
-    if pointer.contains('~') {
-        return v.pointer(pointer);
+    if pointer.is_empty() {
+        return Some(v);
     }
+    let mut rest = pointer.as_bytes().strip_prefix(b"/")?;
     let mut cur = v;
-    for token in pointer.split('/').skip(1) {
+    loop {
+        let end = rest.iter().position(|&b| b == b'/').unwrap_or(rest.len());
+        let token = &rest[..end];
+        if token.contains(&b'~') {
+            // escaped tokens are rare: let serde_json unescape them
+            return v.pointer(pointer);
+        }
+        // a prefix of a str cut at an ASCII '/' is a str
+        let token = std::str::from_utf8(token).ok()?;
         cur = match cur {
             Value::Object(m) => m.get(token)?,
-            Value::Array(a) => a.get(token.parse::<usize>().ok()?)?,
+            Value::Array(a) => a.get(index(token)?)?,
             _ => return None,
         };
+        match rest.get(end + 1..) {
+            Some(r) => rest = r,
+            None => return Some(cur),
+        }
     }
-    Some(cur)
+}
+
+/// An array index as serde_json reads one: digits, without a leading zero or sign.
+fn index(token: &str) -> Option<usize> {
+    if token.starts_with('+') || (token.starts_with('0') && token.len() != 1) {
+        return None;
+    }
+    token.parse().ok()
 }
 
 /// [`at`] as a method, in place of serde_json's allocating `Value::pointer`.
@@ -44,7 +64,8 @@ mod tests {
     fn agrees_with_serde_pointer() {
         let v = json!({"a": {"b": [1, {"c": "x"}], "k~/": 2, "l/m": 3}});
         for p in [
-            "", "/a", "/a/b/1/c", "/a/b/0", "/a/b/9", "/a/x", "/a/k~0~1", "/a/l~1m", "/a/b/c",
+            "", "/a", "/a/b/1/c", "/a/b/0", "/a/b/9", "/a/x", "/a/k~0~1", "/a/l~1m", "/a/b/c", "a",
+            "/", "/a/", "//", "/a/b/01", "/a/b/-1", "/a/b/+1",
         ] {
             assert_eq!(at(&v, p), v.pointer(p), "{p}");
         }

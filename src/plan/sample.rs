@@ -38,7 +38,7 @@ fn contexts(pack: &RulePack) -> Vec<(String, Value)> {
                 false,
                 &mut Trace::default(),
             );
-            out.push((name, ctx));
+            out.push((name, ctx.to_value()));
         }
     }
     out

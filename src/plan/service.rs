@@ -5,8 +5,9 @@
 use std::time::Instant;
 
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
+use super::context::Context;
 use super::{Plan, Trace, metadata, object_order, routing};
 use crate::naming;
 use crate::rules::RulePack;
@@ -179,7 +180,7 @@ pub fn plan_with(
     fields.push(("runtime", runtime_replicas(spec, hpa)));
     // the service as the context saw it (without a forgotten resolution), with the
     // status just planned; the context is done with, so its copy is taken
-    let mut object = ctx["service"].take();
+    let mut object = ctx.take("service");
     let mut st = object
         .get_mut("status")
         .map(Value::take)
@@ -203,27 +204,32 @@ pub fn plan_with(
 /// Gathers the facts of one AIMService plan into the context its rules see (the
 /// roots of `context::roots("AIMService")`), running the selection and the merges.
 /// With `reselect`, the service's `status.resolvedTemplate` is forgotten.
-pub fn context(
-    snap: &Snapshot,
+pub fn context<'a>(
+    snap: &'a Snapshot,
     pack: &RulePack,
-    svc: &Value,
+    svc: &'a Value,
     now: &str,
     reselect: bool,
     trace: &mut Trace,
-) -> Value {
+) -> Context<'a> {
     let ns = s(svc, "/metadata/namespace").to_string();
     let name = s(svc, "/metadata/name").to_string();
     let spec = svc.get("spec").unwrap_or(&Value::Null);
-    let mut ctx = Map::new();
-    let mut service = svc.clone();
-    if reselect && let Some(st) = service.get_mut("status").and_then(Value::as_object_mut) {
-        st.remove("resolvedTemplate");
-    }
-    ctx.insert("service".into(), service);
+    let mut ctx = Context::default();
     let previous_template = at(svc, "/status/resolvedTemplate").filter(|_| !reselect);
-    ctx.insert("namespace".into(), json!(ns));
-    ctx.insert("now".into(), json!(now));
-    ctx.insert("cluster".into(), json!({"gpus": snap.gpu_inventory()}));
+    if reselect && at(svc, "/status/resolvedTemplate").is_some() {
+        // the rules see the service without the resolution it forgets
+        let mut service = svc.clone();
+        if let Some(st) = service.get_mut("status").and_then(Value::as_object_mut) {
+            st.remove("resolvedTemplate");
+        }
+        ctx.insert("service", service);
+    } else {
+        ctx.borrow("service", Some(svc));
+    }
+    ctx.insert("namespace", json!(ns));
+    ctx.insert("now", json!(now));
+    ctx.insert("cluster", json!({"gpus": snap.gpu_inventory()}));
 
     // 4. runtime config: namespaced and cluster objects of the same name
     let rc_name = match s(spec, "/runtimeConfigName") {
@@ -257,13 +263,13 @@ pub fn context(
                "namespace": if rc_scope == "Cluster" { "" } else { ns.as_str() }, "uid": uid})
     };
     ctx.insert(
-        "runtime_configs".into(),
+        "runtime_configs",
         json!({"namespace": ns_rc, "cluster": cl_rc}),
     );
 
     // 5. model
     let (model_res, model_obj) = resolve_model(snap, svc, &ns);
-    ctx.insert("model".into(), model_obj.unwrap_or(Value::Null));
+    ctx.borrow("model", model_obj);
 
     // 6. template
     let mut template_res = json!({"found": false});
@@ -275,27 +281,18 @@ pub fn context(
         previous_template,
         &ns,
         &model_res,
-        &mut ctx,
+        &ctx,
         &mut template_res,
         &mut template_obj,
         trace,
     );
-    ctx.insert(
-        "template".into(),
-        template_obj.cloned().unwrap_or(Value::Null),
-    );
+    ctx.borrow("template", template_obj);
 
     // merges, in pack order; each result is visible to the next
-    ctx.insert("merged".into(), json!({}));
+    ctx.insert("merged", json!({}));
     for m in pack.merges.iter().filter(|m| m.parent == "AIMService") {
         let t = Instant::now();
-        let ctx_value = Value::Object(std::mem::take(&mut ctx));
-        let result = m.run(&pack.scripts, &ctx_value);
-        let Value::Object(back) = ctx_value else {
-            unreachable!("ctx is a map")
-        };
-        ctx = back;
-        match result {
+        match m.run(&pack.scripts, &ctx) {
             Ok(merged) => {
                 if let Some(Value::Object(mm)) = ctx.get_mut("merged") {
                     mm.insert(m.name.clone(), merged.value);
@@ -306,11 +303,7 @@ pub fn context(
         }
         trace.steps.push((format!("merge {}", m.name), t.elapsed()));
     }
-    let rc = ctx
-        .get("merged")
-        .and_then(|m| m.get("runtime_config"))
-        .cloned()
-        .unwrap_or(Value::Null);
+    let rc = ctx["merged"]["runtime_config"].clone();
 
     // names (outputs.md §1.4)
     let isvc_name = naming::isvc_name(&name, &ns);
@@ -327,11 +320,11 @@ pub fn context(
         _ => "Shared",
     };
     let tpl_status_name = previous_template.map_or("", |r| s(r, "/name"));
-    let existing_isvc = isvc_name
+    let isvc_obj = isvc_name
         .as_ref()
         .ok()
         .and_then(|n| snap.read("InferenceService", &ns, n));
-    let existing_isvc = existing_isvc.as_deref().map(|v| &**v);
+    let existing_isvc = isvc_obj.as_deref().map(|v| &**v);
     let cache = find_cache(snap, svc, &ns, mode, tpl_status_name);
     let template_ready = template_res["status"] == "Ready" && template_res["found"] == true;
     let template_name = template_res["name"].as_str().unwrap_or("").to_string();
@@ -361,7 +354,7 @@ pub fn context(
         }
         None => json!({"found": false, "mode": mode, "lost": lost, "plan": plan_cache}),
     };
-    ctx.insert("cache".into(), cache.cloned().unwrap_or(Value::Null));
+    ctx.borrow("cache", cache);
 
     // derived template (service-reconcile.md §7.2)
     let derived_name = template_obj.and_then(|t| {
@@ -404,40 +397,39 @@ pub fn context(
         .or_else(|| at(&rc, "/routing/requestTimeout"))
         .map(|t| crate::quantity::go_duration(&text(t)).unwrap_or_else(|| text(t)));
     let route = snap.read("HTTPRoute", &ns, &route_name);
-    let route = route.as_deref().map(|v| &**v);
     ctx.insert(
-        "routing".into(),
+        "routing",
         json!({"enabled": enabled, "gateway": gateway, "path": path, "path_error": path_error,
                "timeout": timeout, "exists": route.is_some()}),
     );
-    ctx.insert("route".into(), route.cloned().unwrap_or(Value::Null));
+    ctx.read("route", route);
 
     // runtime observations of the InferenceService
     let (pods, events, hpa) = match (existing_isvc, &isvc_name) {
         (Some(isvc), Ok(n)) => observe_isvc(snap, &ns, n, isvc),
         _ => (vec![], vec![], Value::Null),
     };
-    ctx.insert("isvc".into(), existing_isvc.cloned().unwrap_or(Value::Null));
-    ctx.insert("pods".into(), Value::Array(pods));
-    ctx.insert("events".into(), Value::Array(events));
-    ctx.insert("hpa".into(), hpa);
+    ctx.insert("pods", Value::Array(pods));
+    ctx.insert("events", Value::Array(events));
+    ctx.insert("hpa", hpa);
     let autoscaling = spec.get("autoScaling").is_some()
         || spec.get("minReplicas").is_some()
         || spec.get("maxReplicas").is_some();
-    ctx.insert("autoscaling".into(), json!({"requested": autoscaling}));
+    ctx.insert("autoscaling", json!({"requested": autoscaling}));
     let isvc_res = match &isvc_name {
         Err(e) => {
             json!({"exists": false, "error": err("Infrastructure", "FetchError", e.to_string())})
         }
         Ok(_) => json!({"exists": existing_isvc.is_some()}),
     };
+    ctx.read("isvc", isvc_obj);
     ctx.insert(
-        "resolution".into(),
+        "resolution",
         json!({"runtime_config": rc_resolution, "model": model_res, "template": template_res,
                "cache": cache_res, "isvc": isvc_res}),
     );
-    ctx.insert("names".into(), names);
-    Value::Object(ctx)
+    ctx.insert("names", names);
+    ctx
 }
 
 /// Deprecated top-level storage fields move under `storage` when that is unset.
@@ -471,7 +463,7 @@ fn reference(r: &Value, with_kind: bool) -> Value {
 }
 
 /// service-reconcile.md §5: the model by previous resolution, name, image or custom.
-fn resolve_model(snap: &Snapshot, svc: &Value, ns: &str) -> (Value, Option<Value>) {
+fn resolve_model<'s>(snap: &'s Snapshot, svc: &Value, ns: &str) -> (Value, Option<&'s Value>) {
     let by_ref = |kind_scope: &str, name: &str| match kind_scope {
         "Cluster" => snap.get("AIMClusterModel", "", name),
         _ => snap.get("AIMModel", ns, name),
@@ -480,7 +472,7 @@ fn resolve_model(snap: &Snapshot, svc: &Value, ns: &str) -> (Value, Option<Value
         && let Some(m) = by_ref(s(r, "/scope"), s(r, "/name"))
         && s(m, "/status/status") == "Ready"
     {
-        return (resolved(m), Some((**m).clone()));
+        return (resolved(m), Some(&**m));
     }
     let spec_model = at(svc, "/spec/model").cloned().unwrap_or(Value::Null);
     let name = s(&spec_model, "/name").trim();
@@ -490,7 +482,7 @@ fn resolve_model(snap: &Snapshot, svc: &Value, ns: &str) -> (Value, Option<Value
             .get("AIMModel", ns, name)
             .or_else(|| snap.get("AIMClusterModel", "", name))
         {
-            Some(m) => (resolved(m), Some((**m).clone())),
+            Some(m) => (resolved(m), Some(&**m)),
             None => (
                 json!({"found": false, "name": name, "error": err("MissingUpstream", "ModelNotFound",
                     format!("model \"{name}\" not found in namespace {ns} or cluster scope"))}),
@@ -512,7 +504,7 @@ fn resolve_model(snap: &Snapshot, svc: &Value, ns: &str) -> (Value, Option<Value
             )
         });
         return match matches.as_slice() {
-            [one] => (resolved(one), Some((*one).clone())),
+            [one] => (resolved(one), Some(*one)),
             [] => match naming::model_name_from_image(image) {
                 Ok(n) => (
                     json!({"found": false, "create": "image", "create_name": n, "image": image,
@@ -574,7 +566,7 @@ fn resolve_model(snap: &Snapshot, svc: &Value, ns: &str) -> (Value, Option<Value
             .list_in("AIMModel", ns)
             .find(|m| s(m, "/spec/image") == base && same(m))
         {
-            return (resolved(m), Some((**m).clone()));
+            return (resolved(m), Some(&**m));
         }
         let model_id = s(&sources, "/0/modelId").to_string();
         return (
@@ -595,7 +587,7 @@ fn resolve_template<'s>(
     previous: Option<&Value>,
     ns: &str,
     model: &Value,
-    ctx: &mut Map<String, Value>,
+    ctx: &Context,
     res: &mut Value,
     obj: &mut Option<&'s Value>,
     trace: &mut Trace,
@@ -649,17 +641,7 @@ fn resolve_template<'s>(
         .map(|t| &**t)
         .collect();
     let t = Instant::now();
-    let ctx_value = Value::Object(std::mem::take(ctx));
-    let result = selection.run(
-        &pack.scripts,
-        &ctx_value,
-        &candidates,
-        Some(snap.selection_memo()),
-    );
-    let Value::Object(back) = ctx_value else {
-        unreachable!("ctx is a map")
-    };
-    *ctx = back;
+    let result = selection.run(&pack.scripts, ctx, &candidates, Some(snap.selection_memo()));
     trace.steps.push((
         format!("select template ({} candidates)", candidates.len()),
         t.elapsed(),

@@ -112,9 +112,21 @@ pub enum CompileError {
     },
 }
 
+/// Where rule expressions find the context's top-level names: a JSON object, or a
+/// plan's context that borrows the snapshot objects it names instead of copying them.
+pub trait Roots {
+    fn root(&self, name: &str) -> Option<&Value>;
+}
+
+impl Roots for Value {
+    fn root(&self, name: &str) -> Option<&Value> {
+        self.get(name)
+    }
+}
+
 /// Where an expression's values come from during one evaluation.
 pub struct Scope<'a> {
-    pub ctx: &'a Value,
+    pub ctx: &'a dyn Roots,
     pub subject: Option<&'a Value>,
     pub lets: &'a [Value],
 }
@@ -324,7 +336,7 @@ impl Expr {
         Ok(match self {
             Expr::Lit(v) => Cow::Borrowed(v),
             Expr::Subject => Cow::Borrowed(scope.subject.unwrap_or(&NULL)),
-            Expr::Root(name) => Cow::Borrowed(scope.ctx.get(name).unwrap_or(&NULL)),
+            Expr::Root(name) => Cow::Borrowed(scope.ctx.root(name).unwrap_or(&NULL)),
             Expr::Let(i) => Cow::Borrowed(scope.lets.get(*i).unwrap_or(&NULL)),
             Expr::Field(e, name) => match e.eval(scope, scripts)? {
                 Cow::Borrowed(v) => Cow::Borrowed(v.get(name).unwrap_or(&NULL)),
@@ -412,7 +424,7 @@ impl Expr {
                     .iter()
                     .map(|b| match b {
                         Binding::Root(n) => {
-                            (n.clone(), scope.ctx.get(n).cloned().unwrap_or(Value::Null))
+                            (n.clone(), scope.ctx.root(n).cloned().unwrap_or(Value::Null))
                         }
                         Binding::Let(i, n) => (
                             n.clone(),

@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::ast::Strategy;
-use super::expr::{Expr, Scope};
+use super::expr::{Expr, Roots, Scope};
 use super::native::{is_set, text};
 use super::script::{EvalError, Scripts};
 
@@ -28,7 +28,7 @@ pub struct Merged {
 }
 
 impl MergeRule {
-    pub fn run(&self, scripts: &Scripts, ctx: &Value) -> Result<Merged, EvalError> {
+    pub fn run(&self, scripts: &Scripts, ctx: &dyn Roots) -> Result<Merged, EvalError> {
         let scope = Scope {
             ctx,
             subject: None,

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::ast::{ExprText, RuleFile, Span};
 use super::diagnostic::{Code, Diagnostic, Sources};
-use super::expr::{self, CompileError, Expr, Names, Scope, truthy};
+use super::expr::{self, CompileError, Expr, Names, Roots, Scope, truthy};
 use super::merge::MergeRule;
 use super::native;
 use super::parse::parse_file;
@@ -234,7 +234,7 @@ impl RulePack {
     pub fn build_output(
         &self,
         out: &OutputRule,
-        ctx: &Value,
+        ctx: &dyn Roots,
     ) -> Result<Option<(Value, bool)>, EvalError> {
         let scope = Scope {
             ctx,
@@ -261,7 +261,7 @@ impl RulePack {
     }
 
     /// Evaluates an expression-valued rule in the plain context.
-    pub fn eval<'a>(&'a self, e: &'a Expr, ctx: &'a Value) -> Result<Value, EvalError> {
+    pub fn eval<'a>(&'a self, e: &'a Expr, ctx: &'a dyn Roots) -> Result<Value, EvalError> {
         Ok(e.eval(
             &Scope {
                 ctx,

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::expr::{Expr, Scope, truthy};
+use super::expr::{Expr, Roots, Scope, truthy};
 use super::native::text;
 use super::pack::RankTable;
 use super::script::{EvalError, Scripts};
@@ -207,7 +207,7 @@ impl Selection {
     pub fn run(
         &self,
         scripts: &Scripts,
-        ctx: &Value,
+        ctx: &dyn Roots,
         candidates: &[&Value],
         memo: Option<&Memo>,
     ) -> Result<SelectionResult, EvalError> {
@@ -363,7 +363,7 @@ impl Selection {
     fn facts(
         &self,
         scripts: &Scripts,
-        ctx: &Value,
+        ctx: &dyn Roots,
         candidate: &Value,
         shared: bool,
     ) -> Result<Facts, EvalError> {
@@ -425,7 +425,7 @@ impl Selection {
         &self,
         rule: &Option<OutcomeRule>,
         scripts: &Scripts,
-        ctx: &Value,
+        ctx: &dyn Roots,
         stages: &[(String, usize)],
         verdicts: &[Verdict],
         tied: &[usize],
