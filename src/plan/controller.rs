@@ -157,9 +157,7 @@ impl<'a> Controller<'a> {
                     .notes
                     .push(format!("merge {} failed: {e}", m.name)),
             }
-            self.trace
-                .steps
-                .push((format!("merge {}", m.name), t.elapsed()));
+            self.trace.steps.push((m.step.clone(), t.elapsed()));
         }
     }
 
@@ -235,9 +233,7 @@ impl<'a> Controller<'a> {
                     .notes
                     .push(format!("output {} failed: {e}", out.name)),
             }
-            self.trace
-                .steps
-                .push((format!("output {}", out.name), t.elapsed()));
+            self.trace.steps.push((out.step.clone(), t.elapsed()));
         }
         objects.sort_by_key(object_order);
         objects

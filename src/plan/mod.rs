@@ -18,6 +18,7 @@ pub mod template;
 pub mod template_cache;
 
 use crate::json_path::At as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -57,8 +58,9 @@ impl Plan {
 pub struct Trace {
     pub selection: Option<SelectionResult>,
     /// Per merge: field path → the layer whose value won.
-    pub merges: Vec<(String, Vec<(String, String)>)>,
-    pub steps: Vec<(String, Duration)>,
+    pub merges: Vec<(String, crate::rules::merge::Provenance)>,
+    /// Named steps and their durations; names are shared with the pack.
+    pub steps: Vec<(Arc<str>, Duration)>,
     pub notes: Vec<String>,
     /// When the controller wants to look again even if nothing changes (the operator
     /// requeues; e.g. a Progressing artifact every 10 s, a model source after its

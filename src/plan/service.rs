@@ -88,9 +88,7 @@ pub fn plan_with(
             Ok(None) => {}
             Err(e) => components.push(super::controller::rule_error(&c.name, &e)),
         }
-        trace
-            .steps
-            .push((format!("component {}", c.name), started.elapsed()));
+        trace.steps.push((c.step.clone(), started.elapsed()));
     }
     let previous: Vec<Condition> = at(svc, "/status/conditions")
         .and_then(|c| Vec::<Condition>::deserialize(c).ok())
@@ -138,9 +136,7 @@ pub fn plan_with(
                 Ok(None) => {}
                 Err(e) => trace.notes.push(format!("output {} failed: {e}", out.name)),
             }
-            trace
-                .steps
-                .push((format!("output {}", out.name), t.elapsed()));
+            trace.steps.push((out.step.clone(), t.elapsed()));
         }
     }
     objects.sort_by_key(object_order);
@@ -301,7 +297,7 @@ pub fn context<'a>(
             }
             Err(e) => trace.notes.push(format!("merge {} failed: {e}", m.name)),
         }
-        trace.steps.push((format!("merge {}", m.name), t.elapsed()));
+        trace.steps.push((m.step.clone(), t.elapsed()));
     }
     let rc = ctx["merged"]["runtime_config"].clone();
 
@@ -643,7 +639,7 @@ fn resolve_template<'s>(
     let t = Instant::now();
     let result = selection.run(&pack.scripts, ctx, &candidates, Some(snap.selection_memo()));
     trace.steps.push((
-        format!("select template ({} candidates)", candidates.len()),
+        format!("select template ({} candidates)", candidates.len()).into(),
         t.elapsed(),
     ));
     match result {

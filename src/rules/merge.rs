@@ -1,6 +1,8 @@
 //! Precedence merges: layers (highest first) combined by a strategy, recording which
 //! layer won each field so `--explain` can say where a value came from.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -12,19 +14,24 @@ use super::script::{EvalError, Scripts};
 /// A compiled `merge` block.
 pub struct MergeRule {
     pub name: String,
+    /// `merge <name>`, as plans time it.
+    pub step: Arc<str>,
     /// The reconciled kind whose planner runs it.
     pub parent: String,
     pub strategy: Strategy,
-    pub layers: Vec<(String, Expr)>,
+    pub layers: Vec<(Arc<str>, Expr)>,
     /// Per-path strategies inside a deep merge (`at spec.env keyed name`).
     pub at: Vec<(String, Strategy)>,
 }
+
+/// Field path → the layer whose value is in the result.
+pub type Provenance = Vec<(String, Arc<str>)>;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Merged {
     pub value: Value,
     /// Field path → the layer whose value is in the result.
-    pub provenance: Vec<(String, String)>,
+    pub provenance: Provenance,
 }
 
 impl MergeRule {
@@ -36,7 +43,7 @@ impl MergeRule {
         };
         let mut layers = Vec::with_capacity(self.layers.len());
         for (name, e) in &self.layers {
-            layers.push((name.as_str(), e.eval(&scope, scripts)?.into_owned()));
+            layers.push((name, e.eval(&scope, scripts)?.into_owned()));
         }
         let mut provenance = vec![];
         // fold from the lowest layer up
@@ -66,8 +73,8 @@ impl MergeRule {
         path: &str,
         base: Value,
         high: Value,
-        layer: &str,
-        prov: &mut Vec<(String, String)>,
+        layer: &Arc<str>,
+        prov: &mut Vec<(String, Arc<str>)>,
     ) -> Value {
         if high.is_null() {
             return base;
@@ -144,9 +151,9 @@ impl MergeRule {
     }
 }
 
-fn record(prov: &mut Vec<(String, String)>, path: &str, layer: &str) {
+fn record(prov: &mut Vec<(String, Arc<str>)>, path: &str, layer: &Arc<str>) {
     let p = if path.is_empty() { "." } else { path };
-    prov.push((p.to_string(), layer.to_string()));
+    prov.push((p.to_string(), layer.clone()));
 }
 
 fn as_list(v: Value) -> Vec<Value> {
@@ -165,14 +172,14 @@ fn keyed(
     high: Value,
     key: &str,
     json: Option<&str>,
-    layer: &str,
-    prov: &mut Vec<(String, String)>,
+    layer: &Arc<str>,
+    prov: &mut Vec<(String, Arc<str>)>,
 ) -> Value {
     let mut out = as_list(base);
     for item in as_list(high) {
         let k = text(item.get(key).unwrap_or(&Value::Null));
         let field = format!("{}[{key}={k}]", if path.is_empty() { "" } else { path });
-        prov.push((field, layer.to_string()));
+        prov.push((field, layer.clone()));
         match out
             .iter_mut()
             .find(|e| text(e.get(key).unwrap_or(&Value::Null)) == k)

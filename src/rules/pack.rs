@@ -59,6 +59,8 @@ impl RankTable {
 /// A compiled `output` block.
 pub struct OutputRule {
     pub name: String,
+    /// `output <name>`, as plans time it.
+    pub step: Arc<str>,
     pub span: Span,
     pub parent: String,
     pub when: Option<Expr>,
@@ -69,6 +71,8 @@ pub struct OutputRule {
 /// A compiled `component` of a `status` block.
 pub struct ComponentRule {
     pub name: String,
+    /// `component <name>`, as plans time it.
+    pub step: Arc<str>,
     pub health: Expr,
     pub when: Option<Expr>,
 }
@@ -420,7 +424,7 @@ impl Compiler<'_> {
                 let reason = self.expr(reason, Some("candidate"), &let_names, "AIMService");
                 if let (Some(keep), Some(reason)) = (keep, reason) {
                     stages.push(Stage {
-                        name: f.name.name.clone(),
+                        name: f.name.name.as_str().into(),
                         when,
                         keep,
                         reason,
@@ -430,7 +434,7 @@ impl Compiler<'_> {
             let mut prefer = vec![];
             for (n, e) in &s.prefer {
                 if let Some(x) = self.expr(e, Some("candidate"), &let_names, "AIMService") {
-                    prefer.push((n.name.clone(), x));
+                    prefer.push((n.name.as_str().into(), x));
                 }
             }
             let mut score = vec![];
@@ -505,7 +509,7 @@ impl Compiler<'_> {
             let mut layers = vec![];
             for (n, e) in &m.layers {
                 if let Some(x) = self.expr(e, None, &[], &parent) {
-                    layers.push((n.name.clone(), x));
+                    layers.push((n.name.as_str().into(), x));
                 }
             }
             let at =
@@ -514,6 +518,7 @@ impl Compiler<'_> {
                     .collect();
             out.push((
                 MergeRule {
+                    step: format!("merge {}", m.name.name).into(),
                     name: m.name.name.clone(),
                     parent,
                     strategy: m.strategy.clone(),
@@ -560,6 +565,7 @@ impl Compiler<'_> {
             if let Some(build) = self.expr(build, None, &[], &parent) {
                 out.push((
                     OutputRule {
+                        step: format!("output {}", o.name.name).into(),
                         name: o.name.name.clone(),
                         span: o.name.span,
                         parent,
@@ -617,6 +623,7 @@ impl Compiler<'_> {
                     }
                 };
                 list.push(ComponentRule {
+                    step: format!("component {}", c.name.name).into(),
                     name: c.name.name.clone(),
                     health,
                     when,

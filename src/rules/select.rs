@@ -15,7 +15,7 @@ use super::pack::RankTable;
 use super::script::{EvalError, Scripts};
 
 pub struct Stage {
-    pub name: String,
+    pub name: Arc<str>,
     pub when: Option<Expr>,
     pub keep: Expr,
     pub reason: Expr,
@@ -23,11 +23,11 @@ pub struct Stage {
 
 impl Stage {
     /// `None` when the candidate is kept, else its rejection reason.
-    fn verdict(&self, scope: &Scope, scripts: &Scripts) -> Result<Option<String>, EvalError> {
+    fn verdict(&self, scope: &Scope, scripts: &Scripts) -> Result<Option<Arc<str>>, EvalError> {
         if truthy(&*self.keep.eval(scope, scripts)?) {
             Ok(None)
         } else {
-            Ok(Some(text(&*self.reason.eval(scope, scripts)?)))
+            Ok(Some(text(&*self.reason.eval(scope, scripts)?).into()))
         }
     }
 }
@@ -42,17 +42,30 @@ pub struct OutcomeRule {
     pub message: Expr,
 }
 
+/// The stage and reason names the pipeline itself gives, made once: every plan's
+/// result names them for each candidate.
+mod label {
+    use std::sync::{Arc, LazyLock};
+
+    pub static CANDIDATES: LazyLock<Arc<str>> = LazyLock::new(|| "candidates".into());
+    pub static NOT_PREFERRED: LazyLock<Arc<str>> = LazyLock::new(|| "NotPreferred".into());
+    pub static SCORE: LazyLock<Arc<str>> = LazyLock::new(|| "score".into());
+    pub static LOWER_RANK: LazyLock<Arc<str>> = LazyLock::new(|| "LowerPreferenceRank".into());
+}
+
 /// A compiled `select` block.
 pub struct Selection {
     pub name: String,
     pub lets: Vec<(String, Expr)>,
     pub stages: Vec<Stage>,
-    pub prefer: Vec<(String, Expr)>,
+    pub prefer: Vec<(Arc<str>, Expr)>,
     pub score: Vec<ScoreKey>,
     pub on_tie: Option<OutcomeRule>,
     pub on_none: Option<OutcomeRule>,
     /// Which parts read only the candidate, so that a [`Memo`] may share them.
     own: Own,
+    /// The `let` names, shared by every result.
+    value_names: Arc<[String]>,
     /// Tells this compiled block from any other in a [`Memo`] (a pack reload
     /// compiles new ones while snapshots of the old one may live on).
     id: u64,
@@ -78,7 +91,7 @@ struct Facts {
     /// Per stage: `None` (or no entry) when the pipeline is to evaluate the stage;
     /// else the candidate's rejection reason, if it is rejected. Errors wait until the
     /// stage is reached.
-    stages: Vec<Option<Result<Option<String>, EvalError>>>,
+    stages: Vec<Option<Result<Option<Arc<str>>, EvalError>>>,
     prefer: Vec<Option<Result<bool, EvalError>>>,
     score: Option<Result<Vec<u32>, EvalError>>,
 }
@@ -132,7 +145,7 @@ pub struct Verdict {
     /// the memo and every other plan of the snapshot.
     pub values: Arc<[Value]>,
     /// The stage that removed the candidate and its reason.
-    pub rejected: Option<(String, String)>,
+    pub rejected: Option<(Arc<str>, Arc<str>)>,
     pub score: Option<Vec<u32>>,
     /// 1-based position after scoring (1 = best).
     pub rank: Option<usize>,
@@ -156,9 +169,9 @@ pub struct SelectionResult {
     pub message: String,
     pub verdicts: Vec<Verdict>,
     /// The names of the derived values (`let`s), in declaration order.
-    pub value_names: Vec<String>,
+    pub value_names: Arc<[String]>,
     /// Survivors after each stage, for messages and explain.
-    pub stages: Vec<(String, usize)>,
+    pub stages: Vec<(Arc<str>, usize)>,
 }
 
 impl Selection {
@@ -166,7 +179,7 @@ impl Selection {
         name: String,
         lets: Vec<(String, Expr)>,
         stages: Vec<Stage>,
-        prefer: Vec<(String, Expr)>,
+        prefer: Vec<(Arc<str>, Expr)>,
         score: Vec<ScoreKey>,
         on_tie: Option<OutcomeRule>,
         on_none: Option<OutcomeRule>,
@@ -189,6 +202,7 @@ impl Selection {
         };
         Selection {
             name,
+            value_names: lets.iter().map(|(n, _)| n.clone()).collect(),
             lets,
             stages,
             prefer,
@@ -253,7 +267,7 @@ impl Selection {
             lets: &facts[i].lets,
         };
         let mut alive: Vec<usize> = (0..candidates.len()).collect();
-        let mut stages = vec![("candidates".to_string(), alive.len())];
+        let mut stages = vec![(label::CANDIDATES.clone(), alive.len())];
         for (s, stage) in self.stages.iter().enumerate() {
             if alive.is_empty() {
                 break;
@@ -296,7 +310,7 @@ impl Selection {
             if !preferred.is_empty() && preferred.len() < alive.len() {
                 for &i in &alive {
                     if !preferred.contains(&i) {
-                        verdicts[i].rejected = Some((name.clone(), "NotPreferred".into()));
+                        verdicts[i].rejected = Some((name.clone(), label::NOT_PREFERRED.clone()));
                     }
                 }
                 alive = preferred;
@@ -329,7 +343,8 @@ impl Selection {
                 for (pos, (vector, i)) in scored.into_iter().enumerate() {
                     verdicts[i].rank = Some(pos + 1);
                     if vector != best && verdicts[i].rejected.is_none() {
-                        verdicts[i].rejected = Some(("score".into(), "LowerPreferenceRank".into()));
+                        verdicts[i].rejected =
+                            Some((label::SCORE.clone(), label::LOWER_RANK.clone()));
                     }
                     verdicts[i].score = Some(vector);
                 }
@@ -352,7 +367,7 @@ impl Selection {
             reason,
             message,
             verdicts,
-            value_names: self.lets.iter().map(|(n, _)| n.clone()).collect(),
+            value_names: self.value_names.clone(),
             stages,
         })
     }
@@ -426,7 +441,7 @@ impl Selection {
         rule: &Option<OutcomeRule>,
         scripts: &Scripts,
         ctx: &dyn Roots,
-        stages: &[(String, usize)],
+        stages: &[(Arc<str>, usize)],
         verdicts: &[Verdict],
         tied: &[usize],
     ) -> Result<(String, String), EvalError> {
@@ -436,12 +451,14 @@ impl Selection {
         let mut rejected = serde_json::Map::new();
         for v in verdicts {
             if let Some((stage, _)) = &v.rejected {
-                let n = rejected.get(stage).and_then(Value::as_u64).unwrap_or(0);
-                rejected.insert(stage.clone(), json!(n + 1));
+                let n = rejected.get(&**stage).and_then(Value::as_u64).unwrap_or(0);
+                rejected.insert(stage.to_string(), json!(n + 1));
             }
         }
-        let survivors: serde_json::Map<String, Value> =
-            stages.iter().map(|(s, n)| (s.clone(), json!(n))).collect();
+        let survivors: serde_json::Map<String, Value> = stages
+            .iter()
+            .map(|(s, n)| (s.to_string(), json!(n)))
+            .collect();
         let summary = json!({
             "candidates": verdicts.len(),
             "rejected": rejected,
