@@ -11,7 +11,10 @@ use std::collections::{BTreeSet, HashMap};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use criterion::{BenchmarkId, Criterion, criterion_group};
 use serde_json::{Value, json};
 
 use aimctl::gpu::normalize_gpu_name;
@@ -238,4 +241,41 @@ fn state(services: usize, templates: usize, pack: &RulePack) -> Vec<Value> {
 }
 
 criterion_group!(rules, benches);
-criterion_main!(rules);
+
+fn main() {
+    let started = SystemTime::now();
+    rules();
+    Criterion::default().configure_from_args().final_summary();
+    print_select_ratios(started);
+}
+
+/// Prints rules/native for each selection size this run measured, from the medians
+/// criterion saved (`<target>/criterion/select/<rules|native>/<n>/new/estimates.json`;
+/// a filtered or `--profile-time` run saves none and prints nothing).
+fn print_select_ratios(since: SystemTime) {
+    let dir = match std::env::var_os("CRITERION_HOME") {
+        Some(home) => PathBuf::from(home),
+        None => PathBuf::from(std::env::var_os("CARGO_TARGET_DIR").unwrap_or("target".into()))
+            .join("criterion"),
+    };
+    for n in [10, 100, 1000] {
+        let median = |implementation: &str| -> Option<f64> {
+            let path = dir.join(format!("select/{implementation}/{n}/new/estimates.json"));
+            let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
+            if modified < since {
+                return None;
+            }
+            let estimates: Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).ok()?).ok()?;
+            estimates["median"]["point_estimate"].as_f64()
+        };
+        if let (Some(rules), Some(native)) = (median("rules"), median("native")) {
+            println!(
+                "select, {n} candidates: rules / native = {:.2}x (medians {:.1} µs / {:.1} µs; goal at 1000: <= 1.5x)",
+                rules / native,
+                rules / 1e3,
+                native / 1e3
+            );
+        }
+    }
+}
