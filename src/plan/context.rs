@@ -151,8 +151,8 @@ pub fn schema_of(kind: &str, root: &str) -> Option<&'static Value> {
 }
 
 /// An AIMService plan's context: the facts the plan derived, and the snapshot objects
-/// it names, borrowed. Copying the model, template and cache into every plan and
-/// freeing them after cost a tenth of planning.
+/// it names, borrowed: rules only read them, so copying the model, template, cache
+/// and InferenceService into every plan (and freeing them after) bought nothing.
 #[derive(Default)]
 pub struct Context<'a> {
     facts: Map<String, Value>,

@@ -30,7 +30,6 @@ pub type Provenance = Vec<(String, Arc<str>)>;
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Merged {
     pub value: Value,
-    /// Field path → the layer whose value is in the result.
     pub provenance: Provenance,
 }
 
