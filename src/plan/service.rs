@@ -212,8 +212,9 @@ pub fn context<'a>(
     let name = s(svc, "/metadata/name").to_string();
     let spec = svc.get("spec").unwrap_or(&Value::Null);
     let mut ctx = Context::default();
-    let previous_template = at(svc, "/status/resolvedTemplate").filter(|_| !reselect);
-    if reselect && at(svc, "/status/resolvedTemplate").is_some() {
+    let resolved_template = at(svc, "/status/resolvedTemplate");
+    let previous_template = resolved_template.filter(|_| !reselect);
+    if reselect && resolved_template.is_some() {
         // the rules see the service without the resolution it forgets
         let mut service = svc.clone();
         if let Some(st) = service.get_mut("status").and_then(Value::as_object_mut) {
