@@ -61,6 +61,21 @@ fn native_expressions_agree_with_rhai() {
         r#"service.spec["name"] == "a""#,
         r#"first_set(service.spec.missing, service.spec.name, service.spec.replicas)"#,
         r#"first_set(service.spec.missing, "")"#,
+        r#"service.spec.missing ?? service.spec.name"#,
+        r#"service.spec.name ?? 7"#,
+        r#"service.spec.missing ?? service.spec.gone ?? "x" + "y""#,
+        r#"service.spec.missing ?? 1 == 1"#,
+        r#"if service.spec.on { service.spec.name } else { 2 }"#,
+        r#"if service.spec.replicas > 5 { 1 } else if service.spec.on { "b" } else { 3 }"#,
+        r#"if service.spec.missing == 1 { 1 }"#,
+        r#"#{a: service.spec.replicas, "b/c": [service.spec.name], d: #{e: 1}, f: ()}"#,
+        r#"#{a: 1, "b/c": "x", }"#,
+        r#"#{a: 1, b: 2} + #{b: service.spec.name, c: 3}"#,
+        r#"#{
+            // a comment inside a map
+            a: if service.spec.on { #{x: 1} },
+            b: service.spec.tags,
+        }"#,
     ] {
         let native = expr::compile(e, &names, &scripts).unwrap();
         assert!(
@@ -105,7 +120,7 @@ fn native_expressions_agree_with_rhai() {
         );
     }
     // outside the subset: compiled by Rhai, same semantics
-    let e = expr::compile("if service.spec.on { 1 } else { 2 }", &names, &scripts).unwrap();
+    let e = expr::compile("service.spec.replicas * 3 - 8", &names, &scripts).unwrap();
     assert!(matches!(e, expr::Expr::Rhai(..)));
     assert_eq!(
         e.eval(
@@ -470,4 +485,81 @@ fn output_builders_are_not_memoised_but_the_calls_in_their_arguments_are() {
     }
     // `label_of` is kept from its second call; `make`, the builder, never
     assert_eq!(p.scripts.memoised_results(), 1);
+}
+
+#[test]
+fn output_lets_run_after_when_and_unset_fields_are_left_out() {
+    let p = pack(&[
+        (
+            "o.rules",
+            r#"output ConfigMap {
+  when  service.on
+  let boom = fail(service)
+  build #{kind: "ConfigMap", data: #{n: 1}}
+}
+
+output Secret {
+  when  service.on
+  let n = count(service)
+  let label = n + "-x"
+  build #{
+    kind: "Secret",
+    metadata: #{name: label, labels: service.nope},
+    data: #{one: if n == 1 { "yes" }, two: if n == 2 { "yes" }},
+    list: [#{a: (), b: 1}, ()],
+  }
+  owned label == "2-x"
+}
+"#,
+        ),
+        (
+            "o.rhai",
+            "fn count(s) { s.items.len() }\nfn fail(s) { throw \"must not run\" }",
+        ),
+    ]);
+    // a `let` is not computed while the output's `when` is false
+    let off = json!({"service": {"on": false, "items": [1, 2]}});
+    assert!(p.build_output(&p.outputs[0], &off).unwrap().is_none());
+    let on = json!({"service": {"on": true, "items": [1, 2]}});
+    assert!(p.build_output(&p.outputs[0], &on).is_err());
+
+    let (obj, owned) = p.build_output(&p.outputs[1], &on).unwrap().unwrap();
+    assert_eq!(
+        obj,
+        json!({"kind": "Secret", "metadata": {"name": "2-x"}, "data": {"two": "yes"}, "list": [{"b": 1}, null]})
+    );
+    assert!(owned, "`owned` sees the lets");
+    // the map is built natively, not by Rhai
+    assert!(!matches!(p.outputs[1].build, expr::Expr::Rhai(..)));
+}
+
+#[test]
+fn output_lets_see_only_earlier_lets_and_are_defined_once() {
+    let errs = errors(&[(
+        "o.rules",
+        "output ConfigMap {\n  let a = b\n  let b = 1\n  build #{kind: \"ConfigMap\"}\n}\noutput Secret {\n  let a = 1\n  let a = 2\n  build #{kind: \"Secret\"}\n}\n",
+    )]);
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    assert_eq!(errs[0].0, Code::UndefinedName, "{errs:?}");
+    assert!(errs[0].1.contains("`b`"), "{errs:?}");
+    assert_eq!(errs[1].0, Code::DuplicateName, "{errs:?}");
+}
+
+/// The per-service builders are the hot path of a plan: the default pack writes the
+/// InferenceService and HTTPRoute as object maps, which must stay in the native
+/// subset (a construct outside it would silently hand them to Rhai).
+#[test]
+fn the_default_pack_builds_every_output_without_a_rhai_expression() {
+    let p = RulePack::builtin().unwrap();
+    for out in &p.outputs {
+        assert!(
+            !matches!(out.build, expr::Expr::Rhai(..)),
+            "output {} is built by a Rhai expression",
+            out.name
+        );
+    }
+    for kind in ["HTTPRoute", "InferenceService"] {
+        let out = p.outputs.iter().find(|o| o.name == kind).unwrap();
+        assert!(matches!(out.build, expr::Expr::Map(..)), "{kind}");
+    }
 }

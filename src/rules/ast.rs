@@ -88,6 +88,7 @@ pub struct Output {
     pub name: Name,
     /// The reconciled kind this output belongs to (default `AIMService`).
     pub parent: Option<Name>,
+    pub lets: Vec<(Name, ExprText)>,
     pub when: Option<ExprText>,
     pub build: Option<ExprText>,
     pub owned: Option<ExprText>,

@@ -46,6 +46,12 @@ pub enum Expr {
     Cmp(CmpOp, Box<Expr>, Box<Expr>),
     Add(Vec<Expr>),
     Array(Vec<Expr>),
+    /// An object map literal, `#{key: value}`.
+    Map(Vec<(String, Expr)>),
+    /// `if c { a } else { b }`; without `else`, () when `c` is not true.
+    If(Box<Expr>, Box<Expr>, Option<Box<Expr>>),
+    /// `a ?? b ?? c`: the first that is not ().
+    Coalesce(Vec<Expr>),
     Native(&'static str, NativeFn, Vec<Expr>),
     /// A call of a function defined in the pack's `*.rhai` files.
     Script(String, Vec<Expr>),
@@ -78,6 +84,9 @@ impl std::fmt::Debug for Expr {
             Expr::Cmp(o, a, b) => write!(f, "Cmp({o:?}, {a:?}, {b:?})"),
             Expr::Add(v) => write!(f, "Add{v:?}"),
             Expr::Array(v) => write!(f, "Array{v:?}"),
+            Expr::Map(v) => write!(f, "Map{v:?}"),
+            Expr::If(c, a, b) => write!(f, "If({c:?}, {a:?}, {b:?})"),
+            Expr::Coalesce(v) => write!(f, "Coalesce{v:?}"),
             Expr::Script(n, a) => write!(f, "Script({n}, {a:?})"),
         }
     }
@@ -171,7 +180,7 @@ pub fn compile(text: &str, names: &Names, scripts: &Scripts) -> Result<Expr, Com
 fn build(p: Pair<Rule>, names: &Names, scripts: &Scripts) -> Result<Expr, CompileError> {
     let offset = p.as_span().start();
     Ok(match p.as_rule() {
-        Rule::or_expr | Rule::and_expr | Rule::add_expr => {
+        Rule::or_expr | Rule::and_expr | Rule::add_expr | Rule::coalesce => {
             let rule = p.as_rule();
             let mut items = p
                 .into_inner()
@@ -183,6 +192,8 @@ fn build(p: Pair<Rule>, names: &Names, scripts: &Scripts) -> Result<Expr, Compil
                 Expr::Or(items)
             } else if rule == Rule::and_expr {
                 Expr::And(items)
+            } else if rule == Rule::coalesce {
+                Expr::Coalesce(items)
             } else {
                 Expr::Add(items)
             }
@@ -293,6 +304,43 @@ fn build(p: Pair<Rule>, names: &Names, scripts: &Scripts) -> Result<Expr, Compil
                 Expr::Array(items)
             }
         }
+        Rule::map => {
+            let entries = p
+                .into_inner()
+                .map(|entry| {
+                    let mut inner = entry.into_inner();
+                    let key = inner.next().expect("key");
+                    let key = match key.as_rule() {
+                        Rule::string => literal(key).as_str().unwrap_or_default().to_string(),
+                        _ => key.as_str().to_string(),
+                    };
+                    Ok((key, build(inner.next().expect("value"), names, scripts)?))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            // a map of literals is a literal, like a list of literals
+            if entries.iter().all(|(_, e)| matches!(e, Expr::Lit(_))) {
+                Expr::Lit(Value::Object(
+                    entries
+                        .into_iter()
+                        .map(|(k, e)| (k, if let Expr::Lit(v) = e { v } else { Value::Null }))
+                        .collect(),
+                ))
+            } else {
+                Expr::Map(entries)
+            }
+        }
+        Rule::if_expr => {
+            let mut inner = p
+                .into_inner()
+                .filter(|c| !matches!(c.as_rule(), Rule::kw_if | Rule::kw_else));
+            let cond = build(inner.next().expect("condition"), names, scripts)?;
+            let then = build(inner.next().expect("then"), names, scripts)?;
+            let otherwise = inner
+                .next()
+                .map(|e| build(e, names, scripts).map(Box::new))
+                .transpose()?;
+            Expr::If(Box::new(cond), Box::new(then), otherwise)
+        }
         _ => Expr::Lit(literal(p)),
     })
 }
@@ -402,6 +450,31 @@ impl Expr {
                     .map(|i| i.eval(scope, scripts).map(Cow::into_owned))
                     .collect::<Result<_, _>>()?,
             )),
+            Expr::Map(entries) => Cow::Owned(Value::Object(
+                entries
+                    .iter()
+                    .map(|(k, e)| Ok((k.clone(), e.eval(scope, scripts)?.into_owned())))
+                    .collect::<Result<_, EvalError>>()?,
+            )),
+            Expr::If(cond, then, otherwise) => {
+                if truthy(&*cond.eval(scope, scripts)?) {
+                    then.eval(scope, scripts)?
+                } else if let Some(e) = otherwise {
+                    e.eval(scope, scripts)?
+                } else {
+                    Cow::Borrowed(&NULL)
+                }
+            }
+            Expr::Coalesce(items) => {
+                let (last, init) = items.split_last().expect("two operands");
+                for i in init {
+                    let v = i.eval(scope, scripts)?;
+                    if !v.is_null() {
+                        return Ok(v);
+                    }
+                }
+                last.eval(scope, scripts)?
+            }
             Expr::Native(_, NativeFn::Coalesce(last), args) => {
                 for (i, a) in args.iter().enumerate() {
                     let v = a.eval(scope, scripts)?;
@@ -456,7 +529,18 @@ impl Expr {
             Expr::Cmp(_, a, b) => {
                 a.reads_context(impure_lets, fixed) || b.reads_context(impure_lets, fixed)
             }
-            Expr::And(v) | Expr::Or(v) | Expr::Add(v) | Expr::Array(v) => any(v),
+            Expr::And(v) | Expr::Or(v) | Expr::Add(v) | Expr::Array(v) | Expr::Coalesce(v) => {
+                any(v)
+            }
+            Expr::Map(entries) => entries
+                .iter()
+                .any(|(_, e)| e.reads_context(impure_lets, fixed)),
+            Expr::If(c, a, b) => {
+                c.reads_context(impure_lets, fixed)
+                    || a.reads_context(impure_lets, fixed)
+                    || b.as_ref()
+                        .is_some_and(|b| b.reads_context(impure_lets, fixed))
+            }
             Expr::Native(_, _, v) | Expr::Script(_, v) => any(v),
             Expr::Rhai(_, vars) => vars.iter().any(|b| match b {
                 Binding::Root(r) => !fixed.contains(&r.as_str()),
@@ -517,6 +601,11 @@ fn add(a: Value, b: &Value) -> Value {
         (Value::Array(mut x), Value::Array(y)) => {
             x.extend(y.iter().cloned());
             Value::Array(x)
+        }
+        // as in Rhai: the right map's entries added to (or replacing) the left's
+        (Value::Object(mut x), Value::Object(y)) => {
+            x.extend(y.iter().map(|(k, v)| (k.clone(), v.clone())));
+            Value::Object(x)
         }
         (Value::String(mut s), other) => {
             s.push_str(&native::text(other));

@@ -198,8 +198,13 @@ fn expressions(f: &RuleFile) -> Vec<(&ExprText, String, Option<&'static str>, Ve
         }
     }
     for o in &f.outputs {
-        for e in [&o.when, &o.build, &o.owned].into_iter().flatten() {
-            out.push((e, kind(&o.parent), None, vec![]));
+        let lets: Vec<String> = o.lets.iter().map(|(n, _)| n.name.clone()).collect();
+        out.extend(o.when.iter().map(|e| (e, kind(&o.parent), None, vec![])));
+        for (i, (_, e)) in o.lets.iter().enumerate() {
+            out.push((e, kind(&o.parent), None, lets[..i].to_vec()));
+        }
+        for e in [&o.build, &o.owned].into_iter().flatten() {
+            out.push((e, kind(&o.parent), None, lets.clone()));
         }
     }
     for st in &f.statuses {
@@ -306,11 +311,18 @@ fn collect_paths(e: &Expr, out: &mut Vec<(Root, Vec<String>)>) {
         | Expr::Or(v)
         | Expr::Add(v)
         | Expr::Array(v)
+        | Expr::Coalesce(v)
         | Expr::Native(_, _, v)
         | Expr::Script(_, v) => v.iter().for_each(|x| collect_paths(x, out)),
         Expr::Cmp(_, a, b) => {
             collect_paths(a, out);
             collect_paths(b, out);
+        }
+        Expr::Map(entries) => entries.iter().for_each(|(_, x)| collect_paths(x, out)),
+        Expr::If(c, a, b) => {
+            for x in [Some(&**c), Some(&**a), b.as_deref()].into_iter().flatten() {
+                collect_paths(x, out);
+            }
         }
         _ => {}
     }

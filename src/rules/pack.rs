@@ -64,8 +64,24 @@ pub struct OutputRule {
     pub span: Span,
     pub parent: String,
     pub when: Option<Expr>,
+    /// Values computed once the `when` holds, in order, for `build` and `owned`.
+    pub lets: Vec<Expr>,
     pub build: Expr,
     pub owned: Option<Expr>,
+}
+
+/// Leaves out the fields of a built object that are `()`: a builder writes
+/// `timeouts: if c { ... }` for a field that is there only sometimes, and a null
+/// in an applied object would claim the field without setting it.
+fn drop_unset_fields(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            m.retain(|_, x| !x.is_null());
+            m.values_mut().for_each(drop_unset_fields);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_unset_fields),
+        _ => {}
+    }
 }
 
 /// A compiled `component` of a `status` block.
@@ -240,7 +256,7 @@ impl RulePack {
         out: &OutputRule,
         ctx: &dyn Roots,
     ) -> Result<Option<(Value, bool)>, EvalError> {
-        let scope = Scope {
+        let mut scope = Scope {
             ctx,
             subject: None,
             lets: &[],
@@ -250,13 +266,29 @@ impl RulePack {
         {
             return Ok(None);
         }
+        let mut lets = Vec::with_capacity(out.lets.len());
+        for l in &out.lets {
+            let v = l
+                .eval(
+                    &Scope {
+                        ctx,
+                        subject: None,
+                        lets: &lets,
+                    },
+                    &self.scripts,
+                )?
+                .into_owned();
+            lets.push(v);
+        }
+        scope.lets = &lets;
         // an output is one owner's object: its builder's arguments name the owner, so
         // its result never serves another call, and kept in the memo it would only
         // push out results that do
-        let obj = out
+        let mut obj = out
             .build
             .eval_unmemoised(&scope, &self.scripts)?
             .into_owned();
+        drop_unset_fields(&mut obj);
         let owned = match &out.owned {
             Some(o) => truthy(&*o.eval(&scope, &self.scripts)?),
             None => true,
@@ -558,11 +590,33 @@ impl Compiler<'_> {
                 .when
                 .as_ref()
                 .and_then(|w| self.expr(w, None, &[], &parent));
+            let mut let_names: Vec<String> = vec![];
+            let mut lets = vec![];
+            for (n, e) in &o.lets {
+                if let_names.contains(&n.name) {
+                    self.diags.push(Diagnostic::new(
+                        Code::DuplicateName,
+                        format!(
+                            "`let {}` is defined twice in output `{}`",
+                            n.name, o.name.name
+                        ),
+                        n.span,
+                    ));
+                    continue;
+                }
+                if let Some(x) = self.expr(e, None, &let_names, &parent) {
+                    lets.push(x);
+                    let_names.push(n.name.clone());
+                }
+            }
+            if lets.len() < o.lets.len() {
+                continue;
+            }
             let owned = o
                 .owned
                 .as_ref()
-                .and_then(|w| self.expr(w, None, &[], &parent));
-            if let Some(build) = self.expr(build, None, &[], &parent) {
+                .and_then(|w| self.expr(w, None, &let_names, &parent));
+            if let Some(build) = self.expr(build, None, &let_names, &parent) {
                 out.push((
                     OutputRule {
                         step: format!("output {}", o.name.name).into(),
@@ -570,6 +624,7 @@ impl Compiler<'_> {
                         span: o.name.span,
                         parent,
                         when,
+                        lets,
                         build,
                         owned,
                     },

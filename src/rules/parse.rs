@@ -235,6 +235,7 @@ fn output(file: usize, p: Pair<Rule>) -> Output {
     let mut o = Output {
         name: name(file, inner.next().expect("output name")),
         parent: None,
+        lets: vec![],
         when: None,
         build: None,
         owned: None,
@@ -242,6 +243,12 @@ fn output(file: usize, p: Pair<Rule>) -> Output {
     for clause in inner {
         if clause.as_rule() == Rule::ident {
             o.parent = Some(name(file, clause));
+            continue;
+        }
+        if clause.as_rule() == Rule::let_def {
+            let mut i = clause.into_inner();
+            let n = name(file, i.next().expect("let name"));
+            o.lets.push((n, expr(file, i.next().expect("let expr"))));
             continue;
         }
         let rule = clause.as_rule();
