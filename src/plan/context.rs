@@ -1,7 +1,7 @@
 //! The evaluation contexts the planners give rule expressions: for each reconciled
 //! kind, the top-level names its rules may use. Lint checks names against these.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// Kinds with a planner, in the order `dry-run` prints them (by kind name).
 pub const KINDS: &[&str] = &[
@@ -153,70 +153,102 @@ pub fn schema_of(kind: &str, root: &str) -> Option<&'static Value> {
 /// An AIMService plan's context: the facts the plan derived, and the snapshot objects
 /// it names, borrowed: rules only read them, so copying the model, template, cache
 /// and InferenceService into every plan (and freeing them after) bought nothing.
-#[derive(Default)]
+/// The context of an AIMService plan: a slot per name of `roots("AIMService")`, in
+/// that order, so a rule's reference to a root (compiled to its slot) is an index.
+/// Snapshot objects are borrowed, not copied.
 pub struct Context<'a> {
-    facts: Map<String, Value>,
-    objects: Vec<(&'static str, Held<'a>)>,
+    slots: Vec<Option<Held<'a>>>,
 }
 
-/// An object a context names without copying it.
 enum Held<'a> {
+    /// A fact the planner computed.
+    Fact(Value),
     Borrowed(&'a Value),
-    /// Parsed from the snapshot's compact text for this plan.
+    /// An object parsed from the snapshot's text on reading.
     Parsed(std::sync::Arc<Value>),
 }
 
+impl Default for Context<'_> {
+    fn default() -> Self {
+        Context {
+            slots: SERVICE.iter().map(|_| None).collect(),
+        }
+    }
+}
+
 impl<'a> Context<'a> {
-    /// Sets a derived fact.
+    fn slot(name: &str) -> Option<usize> {
+        let slot = SERVICE.iter().position(|n| *n == name);
+        debug_assert!(slot.is_some(), "`{name}` is not a root of AIMService");
+        slot
+    }
+
+    fn set(&mut self, name: &str, held: Held<'a>) {
+        if let Some(i) = Self::slot(name) {
+            self.slots[i] = Some(held);
+        }
+    }
+
     pub fn insert(&mut self, name: &str, value: Value) {
-        self.facts.insert(name.to_string(), value);
+        self.set(name, Held::Fact(value));
     }
 
-    /// Names an object that outlives the plan (null when there is none).
-    pub fn borrow(&mut self, name: &'static str, object: Option<&'a Value>) {
-        match object {
-            Some(v) => self.objects.push((name, Held::Borrowed(v))),
-            None => self.insert(name, Value::Null),
-        }
+    /// Holds a snapshot object by reference (`None`: the name is null).
+    pub fn borrow(&mut self, name: &str, object: Option<&'a Value>) {
+        self.set(name, object.map_or(Held::Fact(Value::Null), Held::Borrowed));
     }
 
-    /// Names an object read from the snapshot (null when there is none).
-    pub fn read(&mut self, name: &'static str, object: Option<crate::snapshot::Obj<'a>>) {
+    /// Holds a snapshot object as the snapshot gave it out.
+    pub fn read(&mut self, name: &str, object: Option<crate::snapshot::Obj<'a>>) {
         use crate::snapshot::Obj;
-        match object {
-            Some(Obj::Shared(v)) => self.objects.push((name, Held::Borrowed(v))),
-            Some(Obj::Parsed(v)) => self.objects.push((name, Held::Parsed(v))),
-            None => self.insert(name, Value::Null),
-        }
+        let held = match object {
+            Some(Obj::Shared(v)) => Held::Borrowed(v),
+            Some(Obj::Parsed(v)) => Held::Parsed(v),
+            None => Held::Fact(Value::Null),
+        };
+        self.set(name, held);
     }
 
-    /// A root taken out of the context: moved when the plan derived it, else copied.
+    /// Moves a fact out (the name is then absent); an object is copied out and stays.
     pub fn take(&mut self, name: &str) -> Value {
-        match self.facts.remove(name) {
-            Some(v) => v,
-            None => crate::rules::expr::Roots::root(self, name)
-                .cloned()
-                .unwrap_or_default(),
+        let Some(slot) = Self::slot(name).map(|i| &mut self.slots[i]) else {
+            return Value::Null;
+        };
+        match slot.take() {
+            Some(Held::Fact(v)) => v,
+            Some(held) => {
+                let v = held.value().clone();
+                *slot = Some(held);
+                v
+            }
+            None => Value::Null,
         }
     }
 
+    /// A fact, to change in place.
     pub fn get_mut(&mut self, name: &str) -> Option<&mut Value> {
-        self.facts.get_mut(name)
+        match Self::slot(name).and_then(|i| self.slots[i].as_mut()) {
+            Some(Held::Fact(v)) => Some(v),
+            _ => None,
+        }
     }
 
-    /// The whole context as one object, copying what it borrows.
+    /// The whole context as one JSON object (lint samples, `--explain`).
     pub fn to_value(&self) -> Value {
-        let mut all = self.facts.clone();
-        for (name, held) in &self.objects {
-            all.insert((*name).to_string(), held.value().clone());
-        }
-        Value::Object(all)
+        Value::Object(
+            SERVICE
+                .iter()
+                .zip(&self.slots)
+                .filter_map(|(n, h)| Some(((*n).to_string(), h.as_ref()?.value().clone())))
+                .collect(),
+        )
     }
 }
 
 impl Held<'_> {
     fn value(&self) -> &Value {
         match self {
+            Held::Fact(v) => v,
             Held::Borrowed(v) => v,
             Held::Parsed(v) => v,
         }
@@ -225,10 +257,14 @@ impl Held<'_> {
 
 impl crate::rules::expr::Roots for Context<'_> {
     fn root(&self, name: &str) -> Option<&Value> {
-        match self.objects.iter().find(|(n, _)| *n == name) {
-            Some((_, held)) => Some(held.value()),
-            None => self.facts.get(name),
-        }
+        let i = SERVICE.iter().position(|n| *n == name)?;
+        self.slots[i].as_ref().map(Held::value)
+    }
+
+    fn root_at(&self, slot: usize, name: &str) -> Option<&Value> {
+        // AIMService expressions are compiled with `SERVICE`, so the slot is the name's
+        debug_assert_eq!(SERVICE.get(slot), Some(&name));
+        self.slots.get(slot)?.as_ref().map(Held::value)
     }
 }
 
@@ -260,7 +296,7 @@ mod tests {
         assert_eq!(ctx.root("service"), Some(&service));
         assert_eq!(ctx["model"], Value::Null);
         assert_eq!(ctx["names"]["isvc"], "s-x");
-        assert_eq!(ctx.root("absent"), None);
+        assert_eq!(ctx.root("route"), None, "a name never set");
         assert_eq!(
             ctx.to_value(),
             json!({"service": service, "model": null, "names": {"isvc": "s-x"}})

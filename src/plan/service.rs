@@ -300,7 +300,8 @@ pub fn context<'a>(
         }
         trace.steps.push((m.step.clone(), t.elapsed()));
     }
-    let rc = ctx["merged"]["runtime_config"].clone();
+    // the runtime config's routing defaults, read below while the context is filled
+    let rc_routing = ctx["merged"]["runtime_config"]["routing"].clone();
 
     // names (outputs.md §1.4)
     let isvc_name = naming::isvc_name(&name, &ns);
@@ -374,24 +375,25 @@ pub fn context<'a>(
     // routing (outputs.md §9.2, §9.4)
     let enabled = match at(spec, "/routing/enabled") {
         Some(Value::Bool(b)) => *b,
-        _ => at(&rc, "/routing/enabled")
+        _ => rc_routing
+            .get("enabled")
             .and_then(Value::as_bool)
             .unwrap_or(false),
     };
     let gateway = at(spec, "/routing/gatewayRef")
         .filter(|g| is_set(g))
-        .or_else(|| at(&rc, "/routing/gatewayRef").filter(|g| is_set(g)))
+        .or_else(|| rc_routing.get("gatewayRef").filter(|g| is_set(g)))
         .cloned();
     let path_template = match at(spec, "/routing/pathTemplate") {
         Some(t) => text(t),
-        None => text(at(&rc, "/routing/pathTemplate").unwrap_or(&Value::Null)),
+        None => text(rc_routing.get("pathTemplate").unwrap_or(&Value::Null)),
     };
     let (path, path_error) = match routing::render(&path_template, svc) {
         Ok(p) => (p, Value::Null),
         Err(e) => (routing::default_path(svc), json!(e)),
     };
     let timeout = at(spec, "/routing/requestTimeout")
-        .or_else(|| at(&rc, "/routing/requestTimeout"))
+        .or_else(|| rc_routing.get("requestTimeout"))
         .map(|t| crate::quantity::go_duration(&text(t)).unwrap_or_else(|| text(t)));
     let route = snap.read("HTTPRoute", &ns, &route_name);
     ctx.insert(

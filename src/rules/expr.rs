@@ -34,8 +34,9 @@ pub enum Expr {
     Lit(Value),
     /// The per-evaluation subject (`candidate` in a selection).
     Subject,
-    /// A top-level field of the evaluation context (`service`, `cluster`, ...).
-    Root(String),
+    /// A top-level field of the evaluation context (`service`, `cluster`, ...), with
+    /// its slot: its position in the names the expression was compiled with.
+    Root(usize, String),
     /// A `let` value of the current subject.
     Let(usize),
     Field(Box<Expr>, String),
@@ -74,7 +75,7 @@ impl std::fmt::Debug for Expr {
             Expr::Native(n, _, a) => write!(f, "Native({n}, {a:?})"),
             Expr::Lit(v) => write!(f, "Lit({v})"),
             Expr::Subject => f.write_str("Subject"),
-            Expr::Root(r) => write!(f, "Root({r})"),
+            Expr::Root(_, r) => write!(f, "Root({r})"),
             Expr::Let(i) => write!(f, "Let({i})"),
             Expr::Field(e, n) => write!(f, "{e:?}.{n}"),
             Expr::Index(e, i) => write!(f, "{e:?}[{i}]"),
@@ -125,6 +126,12 @@ pub enum CompileError {
 /// plan's context that borrows the snapshot objects it names instead of copying them.
 pub trait Roots {
     fn root(&self, name: &str) -> Option<&Value>;
+
+    /// The root `name`, which is at `slot` of the names its expression was compiled
+    /// with: a context that keeps its roots in that order answers without a lookup.
+    fn root_at(&self, _slot: usize, name: &str) -> Option<&Value> {
+        self.root(name)
+    }
 }
 
 impl Roots for Value {
@@ -258,8 +265,8 @@ fn build(p: Pair<Rule>, names: &Names, scripts: &Scripts) -> Result<Expr, Compil
                 Expr::Let(i)
             } else if names.subject == Some(name) {
                 Expr::Subject
-            } else if names.roots.contains(&name) {
-                Expr::Root(name.to_string())
+            } else if let Some(slot) = names.roots.iter().position(|r| *r == name) {
+                Expr::Root(slot, name.to_string())
             } else {
                 return Err(CompileError::UndefinedVariable {
                     name: name.into(),
@@ -384,7 +391,9 @@ impl Expr {
         Ok(match self {
             Expr::Lit(v) => Cow::Borrowed(v),
             Expr::Subject => Cow::Borrowed(scope.subject.unwrap_or(&NULL)),
-            Expr::Root(name) => Cow::Borrowed(scope.ctx.root(name).unwrap_or(&NULL)),
+            Expr::Root(slot, name) => {
+                Cow::Borrowed(scope.ctx.root_at(*slot, name).unwrap_or(&NULL))
+            }
             Expr::Let(i) => Cow::Borrowed(scope.lets.get(*i).unwrap_or(&NULL)),
             Expr::Field(e, name) => match e.eval(scope, scripts)? {
                 Cow::Borrowed(v) => Cow::Borrowed(v.get(name).unwrap_or(&NULL)),
@@ -521,7 +530,7 @@ impl Expr {
         let any = |items: &[Expr]| items.iter().any(|e| e.reads_context(impure_lets, fixed));
         match self {
             Expr::Lit(_) | Expr::Subject => false,
-            Expr::Root(r) => !fixed.contains(&r.as_str()),
+            Expr::Root(_, r) => !fixed.contains(&r.as_str()),
             Expr::Let(i) => impure_lets.get(*i).copied().unwrap_or(true),
             Expr::Field(e, _) | Expr::Index(e, _) | Expr::Not(e) => {
                 e.reads_context(impure_lets, fixed)

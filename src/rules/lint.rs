@@ -289,7 +289,7 @@ fn collect_paths(e: &Expr, out: &mut Vec<(Root, Vec<String>)>) {
     fn chain(e: &Expr) -> Option<(Root, Vec<String>)> {
         match e {
             Expr::Subject => Some((Root::Subject, vec![])),
-            Expr::Root(r) => Some((Root::Name(r.clone()), vec![])),
+            Expr::Root(_, r) => Some((Root::Name(r.clone()), vec![])),
             Expr::Field(inner, name) => {
                 let (root, mut fields) = chain(inner)?;
                 fields.push(name.clone());
