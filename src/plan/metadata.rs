@@ -15,7 +15,7 @@ fn s<'a>(v: &'a Value, pointer: &str) -> &'a str {
 /// (`service`, `model`, ...), `rc` the parent's merged runtime config (label
 /// propagation patterns).
 pub fn finish(mut obj: Value, parent: &Value, ctl: &str, owned: bool, rc: &Value) -> Value {
-    let parent_labels = crate::snapshot::labels(parent);
+    let parent_labels = parent.at("/metadata/labels").and_then(Value::as_object);
     if !obj.at("/metadata/labels").is_some_and(Value::is_object) {
         obj["metadata"]["labels"] = json!({});
     }
@@ -33,20 +33,26 @@ pub fn finish(mut obj: Value, parent: &Value, ctl: &str, owned: bool, rc: &Value
         .pointer_mut("/metadata/labels")
         .and_then(Value::as_object_mut)
     {
-        for (k, v) in &parent_labels {
+        for (k, v) in parent_labels.into_iter().flatten() {
             let propagate = k.starts_with("aim.eai.amd.com/")
                 || patterns
                     .iter()
                     .any(|p| naming::label_glob_match(p, k) == Some(true));
             if propagate && !labels.contains_key(k) {
-                labels.insert(k.clone(), json!(v));
-                added.insert(k.clone(), json!(v));
+                let v = json!(v.as_str().unwrap_or_default());
+                if is_job {
+                    added.insert(k.clone(), v.clone());
+                }
+                labels.insert(k.clone(), v);
             }
         }
         let name_key = format!("aim.eai.amd.com/{ctl}.name");
         if !labels.contains_key(&name_key) {
-            labels.insert(name_key.clone(), json!(s(parent, "/metadata/name")));
-            added.insert(name_key, json!(s(parent, "/metadata/name")));
+            let v = json!(s(parent, "/metadata/name"));
+            if is_job {
+                added.insert(name_key.clone(), v.clone());
+            }
+            labels.insert(name_key, v);
         }
         labels
             .entry("app.kubernetes.io/managed-by")
