@@ -46,15 +46,12 @@ struct Inner {
 impl CallMemo {
     /// The fingerprint of `function(args)`, if its arguments are small enough.
     pub fn key(function: &str, args: &[&Value]) -> Option<Key> {
-        // counting is cheaper than hashing what is then thrown away
+        // one pass: hashing stops where the arguments outgrow the budget
         let mut budget = MAX_ARG_NODES;
-        for a in args {
-            budget = budget.checked_sub(nodes(a, budget + 1))?;
-        }
         let mut h = foldhash::fast::FixedState::with_seed(0).build_hasher();
         function.hash(&mut h);
         for a in args {
-            hash_value(a, &mut h);
+            hash_value(a, &mut h, &mut budget)?;
         }
         Some(Key(h.finish()))
     }
@@ -96,8 +93,10 @@ impl CallMemo {
     }
 }
 
-/// Hashes `v` with the type of every value in it, so that `1` and `"1"` differ.
-fn hash_value(v: &Value, h: &mut impl Hasher) {
+/// Hashes `v` with the type of every value in it, so that `1` and `"1"` differ;
+/// `None` once it has more values than `budget` has left.
+fn hash_value(v: &Value, h: &mut impl Hasher, budget: &mut usize) -> Option<()> {
+    *budget = budget.checked_sub(1)?;
     match v {
         Value::Null => h.write_u8(0),
         Value::Bool(b) => {
@@ -115,17 +114,20 @@ fn hash_value(v: &Value, h: &mut impl Hasher) {
         Value::Array(items) => {
             h.write_u8(4);
             h.write_usize(items.len());
-            items.iter().for_each(|i| hash_value(i, h));
+            for i in items {
+                hash_value(i, h, budget)?;
+            }
         }
         Value::Object(m) => {
             h.write_u8(5);
             h.write_usize(m.len());
             for (k, v) in m {
                 k.hash(h);
-                hash_value(v, h);
+                hash_value(v, h, budget)?;
             }
         }
     }
+    Some(())
 }
 
 /// The number of values in `v`, counting no further than `limit`.
