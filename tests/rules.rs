@@ -264,10 +264,10 @@ fn selection_chooses_explains_ties_and_empties() {
         r.verdicts[2].rejected,
         Some(("ready".into(), "NotReady".into()))
     );
-    assert_eq!(r.verdicts[0].score, Some(vec![1]));
+    assert_eq!(r.verdicts[0].score, Some(vec![1].into()));
     assert_eq!(
         r.verdicts[3].score,
-        Some(vec![1002]),
+        Some(vec![1002].into()),
         "unknown values rank after every known value"
     );
     let tie = [c("a", "best", true), c("b", "best", true)];

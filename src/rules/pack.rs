@@ -455,12 +455,7 @@ impl Compiler<'_> {
                 let keep = self.expr(keep, Some("candidate"), &let_names, "AIMService");
                 let reason = self.expr(reason, Some("candidate"), &let_names, "AIMService");
                 if let (Some(keep), Some(reason)) = (keep, reason) {
-                    stages.push(Stage {
-                        name: f.name.name.as_str().into(),
-                        when,
-                        keep,
-                        reason,
-                    });
+                    stages.push(Stage::new(f.name.name.as_str().into(), when, keep, reason));
                 }
             }
             let mut prefer = vec![];

@@ -19,13 +19,31 @@ pub struct Stage {
     pub when: Option<Expr>,
     pub keep: Expr,
     pub reason: Expr,
+    /// The reason when it is a literal, made once rather than for every rejection.
+    literal_reason: Option<Arc<str>>,
 }
 
 impl Stage {
+    pub fn new(name: Arc<str>, when: Option<Expr>, keep: Expr, reason: Expr) -> Self {
+        let literal_reason = match &reason {
+            Expr::Lit(v) => Some(text(v).into()),
+            _ => None,
+        };
+        Stage {
+            name,
+            when,
+            keep,
+            reason,
+            literal_reason,
+        }
+    }
+
     /// `None` when the candidate is kept, else its rejection reason.
     fn verdict(&self, scope: &Scope, scripts: &Scripts) -> Result<Option<Arc<str>>, EvalError> {
         if truthy(&*self.keep.eval(scope, scripts)?) {
             Ok(None)
+        } else if let Some(reason) = &self.literal_reason {
+            Ok(Some(reason.clone()))
         } else {
             Ok(Some(text(&*self.reason.eval(scope, scripts)?).into()))
         }
@@ -93,7 +111,7 @@ struct Facts {
     /// stage is reached.
     stages: Vec<Option<Result<Option<Arc<str>>, EvalError>>>,
     prefer: Vec<Option<Result<bool, EvalError>>>,
-    score: Option<Result<Vec<u32>, EvalError>>,
+    score: Option<Result<Arc<[u32]>, EvalError>>,
 }
 
 /// A candidate's facts, or the error its `let`s raised.
@@ -146,7 +164,8 @@ pub struct Verdict {
     pub values: Arc<[Value]>,
     /// The stage that removed the candidate and its reason.
     pub rejected: Option<(Arc<str>, Arc<str>)>,
-    pub score: Option<Vec<u32>>,
+    /// Shared with the memo, like the values.
+    pub score: Option<Arc<[u32]>>,
     /// 1-based position after scoring (1 = best).
     pub rank: Option<usize>,
 }
@@ -324,7 +343,7 @@ impl Selection {
                 Decision::Chosen(alive[0])
             }
             _ => {
-                let mut scored: Vec<(Vec<u32>, usize)> = Vec::with_capacity(alive.len());
+                let mut scored: Vec<(Arc<[u32]>, usize)> = Vec::with_capacity(alive.len());
                 for &i in &alive {
                     let vector = match &facts[i].score {
                         Some(known) => known.clone()?,
@@ -424,7 +443,7 @@ impl Selection {
         })
     }
 
-    fn score_of(&self, scope: &Scope, scripts: &Scripts) -> Result<Vec<u32>, EvalError> {
+    fn score_of(&self, scope: &Scope, scripts: &Scripts) -> Result<Arc<[u32]>, EvalError> {
         let mut vector = Vec::with_capacity(self.score.len());
         for key in &self.score {
             let v = key.by.eval(scope, scripts)?;
@@ -433,7 +452,7 @@ impl Selection {
                 None => key.rank.score(&text(&v)),
             });
         }
-        Ok(vector)
+        Ok(vector.into())
     }
 
     fn outcome(
