@@ -352,6 +352,39 @@ fn a_memo_shares_what_the_candidate_alone_decides() {
     assert!(err.to_string().contains("cost out of range"), "{err}");
 }
 
+/// A run's result depends on the candidates and the context values the block reads:
+/// services that read the same values there share it, whatever else differs.
+#[test]
+fn services_that_read_the_same_values_share_a_selection_result() {
+    let p = pack(&[("s.rules", SELECT_MEMO), ("s.rhai", SELECT_MEMO_RHAI)]);
+    let sel = &p.selections["template"];
+    let c = |name: &str, cost: i64| json!({"metadata": {"name": name}, "tier": "good", "ready": true, "cost": cost});
+    let cands = [c("a", 1), c("b", 50)];
+    let refs: Vec<&Value> = cands.iter().collect();
+    let memo = Memo::default();
+    let run = |ctx: &Value, refs: &[&Value]| sel.run(&p.scripts, ctx, refs, Some(&memo)).unwrap();
+
+    let first = run(&json!({"service": {"budget": 100, "name": "x"}}), &refs);
+    let same = run(&json!({"service": {"budget": 100, "name": "y"}}), &refs);
+    assert!(
+        std::sync::Arc::ptr_eq(&first, &same),
+        "another name, the same budget"
+    );
+    let poorer = run(&json!({"service": {"budget": 10, "name": "x"}}), &refs);
+    assert!(!std::sync::Arc::ptr_eq(&first, &poorer));
+    assert_eq!(
+        poorer.verdicts[1].rejected.as_ref().unwrap().1.as_ref(),
+        "TooExpensive"
+    );
+    assert_eq!(first.verdicts[1].rejected, None);
+    // other candidates (even equal in content) are another question
+    let copy = cands.clone();
+    let other: Vec<&Value> = copy.iter().collect();
+    let elsewhere = run(&json!({"service": {"budget": 100, "name": "x"}}), &other);
+    assert!(!std::sync::Arc::ptr_eq(&first, &elsewhere));
+    assert_eq!(elsewhere.verdicts, first.verdicts);
+}
+
 /// The cluster is the same for every plan on a snapshot, so what a candidate and the
 /// cluster decide is shared too; the memo's user guarantees one cluster per memo,
 /// which this test breaks on purpose to see the sharing.

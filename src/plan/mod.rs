@@ -56,7 +56,7 @@ impl Plan {
 /// What `--explain` prints: why each decision came out as it did.
 #[derive(Debug, Clone, Default)]
 pub struct Trace {
-    pub selection: Option<SelectionResult>,
+    pub selection: Option<Arc<SelectionResult>>,
     /// Per merge: field path → the layer whose value won.
     pub merges: Vec<(String, crate::rules::merge::Provenance)>,
     /// Named steps and their durations; names are shared with the pack.

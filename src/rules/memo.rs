@@ -93,6 +93,12 @@ impl CallMemo {
     }
 }
 
+/// Hashes `v` whole, as a memo key does.
+pub(super) fn hash_json(v: &Value, h: &mut impl Hasher) {
+    let mut unbounded = usize::MAX;
+    let _ = hash_value(v, h, &mut unbounded);
+}
+
 /// Hashes `v` with the type of every value in it, so that `1` and `"1"` differ;
 /// `None` once it has more values than `budget` has left.
 fn hash_value(v: &Value, h: &mut impl Hasher, budget: &mut usize) -> Option<()> {

@@ -3,6 +3,7 @@
 //! verdict for `--explain` and the status.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -87,6 +88,9 @@ pub struct Selection {
     /// Tells this compiled block from any other in a [`Memo`] (a pack reload
     /// compiles new ones while snapshots of the old one may live on).
     id: u64,
+    /// Every context path the block reads (but the snapshot-wide roots): two runs on
+    /// the same candidates that read the same values there have the same result.
+    reads: Vec<(String, Vec<String>)>,
 }
 
 /// The parts of a selection that the candidate alone decides.
@@ -122,6 +126,20 @@ type Learnt = Arc<Result<Facts, EvalError>>;
 #[derive(Default)]
 pub struct Memo {
     facts: Mutex<HashMap<(u64, usize), Learnt, foldhash::fast::RandomState>>,
+    /// Whole results, by the fingerprint of their [`RunKey`].
+    results: Mutex<HashMap<u64, (RunKey, Arc<SelectionResult>)>>,
+}
+
+/// Whole results a memo keeps at most; when full, it starts over.
+const RESULTS: usize = 1024;
+
+/// What a run's result depends on: the block, the candidates (snapshot objects, by
+/// address) and the values at the context paths the block reads.
+#[derive(PartialEq)]
+struct RunKey {
+    id: u64,
+    candidates: Box<[usize]>,
+    reads: Box<[Value]>,
 }
 
 /// A copy starts empty: it is a cache, and what it would copy is rebuilt on demand.
@@ -150,6 +168,28 @@ impl Memo {
     fn put_all(&self, learnt: impl Iterator<Item = ((u64, usize), Learnt)>) {
         if let Ok(mut m) = self.facts.lock() {
             m.extend(learnt);
+        }
+    }
+
+    fn result(
+        &self,
+        hash: u64,
+        id: u64,
+        candidates: &[usize],
+        reads: &[&Value],
+    ) -> Option<Arc<SelectionResult>> {
+        let m = self.results.lock().ok()?;
+        let (k, r) = m.get(&hash)?;
+        (k.id == id && *k.candidates == *candidates && k.reads.iter().eq(reads.iter().copied()))
+            .then(|| r.clone())
+    }
+
+    fn keep(&self, hash: u64, key: RunKey, result: Arc<SelectionResult>) {
+        if let Ok(mut m) = self.results.lock() {
+            if m.len() >= RESULTS {
+                m.clear();
+            }
+            m.insert(hash, (key, result));
         }
     }
 }
@@ -219,8 +259,30 @@ impl Selection {
             prefer: prefer.iter().map(|(_, e)| own_expr(e)).collect(),
             score: score.iter().all(|k| own_expr(&k.by)),
         };
+        let mut reads = vec![];
+        let exprs = (lets.iter().map(|(_, e)| e))
+            .chain(
+                stages
+                    .iter()
+                    .flat_map(|s| s.when.iter().chain([&s.keep, &s.reason])),
+            )
+            .chain(prefer.iter().map(|(_, e)| e))
+            .chain(score.iter().map(|k| &k.by))
+            .chain(
+                [&on_tie, &on_none]
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|o| [&o.reason, &o.message]),
+            );
+        for e in exprs {
+            context_reads(e, &mut reads);
+        }
+        reads.retain(|(root, _)| !fixed.contains(&root.as_str()));
+        reads.sort();
+        reads.dedup();
         Selection {
             name,
+            reads,
             value_names: lets.iter().map(|(n, _)| n.clone()).collect(),
             lets,
             stages,
@@ -237,7 +299,54 @@ impl Selection {
     /// `memo`, what each candidate alone (or with the snapshot-wide roots, the cluster)
     /// decides is taken from (or kept in) it; the candidates must then be objects of
     /// the snapshot the memo belongs to, and `ctx`'s cluster that snapshot's.
+    /// A service that reads the same values as one run before on the same
+    /// candidates gets that run's result.
     pub fn run(
+        &self,
+        scripts: &Scripts,
+        ctx: &dyn Roots,
+        candidates: &[&Value],
+        memo: Option<&Memo>,
+    ) -> Result<Arc<SelectionResult>, EvalError> {
+        let Some(memo) = memo else {
+            return self.evaluate(scripts, ctx, candidates, None).map(Arc::new);
+        };
+        let addresses: Box<[usize]> = candidates
+            .iter()
+            .map(|c| std::ptr::from_ref::<Value>(*c) as usize)
+            .collect();
+        let reads: Vec<&Value> = self
+            .reads
+            .iter()
+            .map(|(root, fields)| {
+                fields
+                    .iter()
+                    .try_fold(ctx.root(root)?, |v, f| v.get(f))
+                    .filter(|v| !v.is_null())
+            })
+            .map(|v| v.unwrap_or(&Value::Null))
+            .collect();
+        let mut h = foldhash::fast::FixedState::with_seed(0).build_hasher();
+        self.id.hash(&mut h);
+        addresses.hash(&mut h);
+        for v in &reads {
+            super::memo::hash_json(v, &mut h);
+        }
+        let hash = h.finish();
+        if let Some(r) = memo.result(hash, self.id, &addresses, &reads) {
+            return Ok(r);
+        }
+        let result = Arc::new(self.evaluate(scripts, ctx, candidates, Some(memo))?);
+        let key = RunKey {
+            id: self.id,
+            candidates: addresses,
+            reads: reads.into_iter().cloned().collect(),
+        };
+        memo.keep(hash, key, result.clone());
+        Ok(result)
+    }
+
+    fn evaluate(
         &self,
         scripts: &Scripts,
         ctx: &dyn Roots,
@@ -492,5 +601,45 @@ impl Selection {
         let reason = text(&*rule.reason.eval(&scope, scripts)?);
         let message = text(&*rule.message.eval(&scope, scripts)?);
         Ok((reason, message))
+    }
+}
+
+/// The context paths `e` reads, as root and fields: a field chain from a root is
+/// one path; a root read otherwise (passed whole, or bound for Rhai) is the root.
+fn context_reads(e: &Expr, out: &mut Vec<(String, Vec<String>)>) {
+    fn chain(e: &Expr) -> Option<(String, Vec<String>)> {
+        match e {
+            Expr::Root(_, r) => Some((r.clone(), vec![])),
+            Expr::Field(inner, name) => {
+                let (root, mut fields) = chain(inner)?;
+                fields.push(name.clone());
+                Some((root, fields))
+            }
+            _ => None,
+        }
+    }
+    let mut all = |items: &[Expr]| items.iter().for_each(|x| context_reads(x, out));
+    match e {
+        Expr::Root(..) | Expr::Field(..) if chain(e).is_some() => out.extend(chain(e)),
+        Expr::Field(inner, _) | Expr::Index(inner, _) | Expr::Not(inner) => {
+            context_reads(inner, out)
+        }
+        Expr::And(v) | Expr::Or(v) | Expr::Add(v) | Expr::Array(v) | Expr::Coalesce(v) => all(v),
+        Expr::Native(_, _, v) | Expr::Script(_, v) => all(v),
+        Expr::Cmp(_, a, b) => {
+            context_reads(a, out);
+            context_reads(b, out);
+        }
+        Expr::Map(entries) => entries.iter().for_each(|(_, x)| context_reads(x, out)),
+        Expr::If(c, a, b) => {
+            for x in [Some(&**c), Some(&**a), b.as_deref()].into_iter().flatten() {
+                context_reads(x, out);
+            }
+        }
+        Expr::Rhai(_, vars) => out.extend(vars.iter().filter_map(|b| match b {
+            super::expr::Binding::Root(r) => Some((r.clone(), vec![])),
+            _ => None,
+        })),
+        Expr::Lit(_) | Expr::Subject | Expr::Let(_) | Expr::Root(..) => {}
     }
 }
