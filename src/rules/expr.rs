@@ -527,35 +527,80 @@ impl Expr {
     /// `fixed` roots (those every evaluation sharing a result sees alike).
     /// Functions are pure: natives are, and pack scripts see only their arguments.
     pub fn reads_context(&self, impure_lets: &[bool], fixed: &[&str]) -> bool {
-        let any = |items: &[Expr]| items.iter().any(|e| e.reads_context(impure_lets, fixed));
         match self {
             Expr::Lit(_) | Expr::Subject => false,
             Expr::Root(_, r) => !fixed.contains(&r.as_str()),
             Expr::Let(i) => impure_lets.get(*i).copied().unwrap_or(true),
-            Expr::Field(e, _) | Expr::Index(e, _) | Expr::Not(e) => {
-                e.reads_context(impure_lets, fixed)
-            }
-            Expr::Cmp(_, a, b) => {
-                a.reads_context(impure_lets, fixed) || b.reads_context(impure_lets, fixed)
-            }
-            Expr::And(v) | Expr::Or(v) | Expr::Add(v) | Expr::Array(v) | Expr::Coalesce(v) => {
-                any(v)
-            }
-            Expr::Map(entries) => entries
-                .iter()
-                .any(|(_, e)| e.reads_context(impure_lets, fixed)),
-            Expr::If(c, a, b) => {
-                c.reads_context(impure_lets, fixed)
-                    || a.reads_context(impure_lets, fixed)
-                    || b.as_ref()
-                        .is_some_and(|b| b.reads_context(impure_lets, fixed))
-            }
-            Expr::Native(_, _, v) | Expr::Script(_, v) => any(v),
             Expr::Rhai(_, vars) => vars.iter().any(|b| match b {
                 Binding::Root(r) => !fixed.contains(&r.as_str()),
                 Binding::Let(i, _) => impure_lets.get(*i).copied().unwrap_or(true),
                 Binding::Subject(_) => false,
             }),
+            _ => (self.children().into_iter()).any(|e| e.reads_context(impure_lets, fixed)),
+        }
+    }
+}
+
+/// Where a field path an expression reads starts.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PathStart {
+    Subject,
+    Root(String),
+}
+
+impl Expr {
+    /// The expressions directly inside this one.
+    fn children(&self) -> Vec<&Expr> {
+        match self {
+            Expr::Field(e, _) | Expr::Index(e, _) | Expr::Not(e) => vec![e],
+            Expr::Cmp(_, a, b) => vec![a, b],
+            Expr::And(v)
+            | Expr::Or(v)
+            | Expr::Add(v)
+            | Expr::Array(v)
+            | Expr::Coalesce(v)
+            | Expr::Native(_, _, v)
+            | Expr::Script(_, v) => v.iter().collect(),
+            Expr::Map(entries) => entries.iter().map(|(_, e)| e).collect(),
+            Expr::If(c, a, b) => [Some(&**c), Some(&**a), b.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect(),
+            Expr::Lit(_) | Expr::Subject | Expr::Root(..) | Expr::Let(_) | Expr::Rhai(..) => {
+                vec![]
+            }
+        }
+    }
+
+    /// The paths this expression reads (`service.spec.model.name`): a field chain
+    /// from a root or the subject is one path; a root or the subject read otherwise
+    /// (passed whole, or bound for a Rhai expression) is a path without fields.
+    pub fn paths(&self, out: &mut Vec<(PathStart, Vec<String>)>) {
+        fn chain(e: &Expr) -> Option<(PathStart, Vec<String>)> {
+            match e {
+                Expr::Subject => Some((PathStart::Subject, vec![])),
+                Expr::Root(_, r) => Some((PathStart::Root(r.clone()), vec![])),
+                Expr::Field(inner, name) => {
+                    let (start, mut fields) = chain(inner)?;
+                    fields.push(name.clone());
+                    Some((start, fields))
+                }
+                _ => None,
+            }
+        }
+        if let Some(c) = chain(self) {
+            out.push(c);
+            return;
+        }
+        if let Expr::Rhai(_, vars) = self {
+            out.extend(vars.iter().filter_map(|b| match b {
+                Binding::Root(r) => Some((PathStart::Root(r.clone()), vec![])),
+                Binding::Subject(_) => Some((PathStart::Subject, vec![])),
+                Binding::Let(..) => None,
+            }));
+        }
+        for c in self.children() {
+            c.paths(out);
         }
     }
 }

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::ast::{ExprText, RuleFile, Span};
 use super::diagnostic::{Code, Diagnostic, Sources};
-use super::expr::{self, Expr, Names};
+use super::expr::{self, Names, PathStart};
 use super::pack::{LoadError, RulePack};
 use crate::plan::context;
 
@@ -229,13 +229,13 @@ fn field_checks(pack: &RulePack, f: &RuleFile, diags: &mut Vec<Diagnostic>) {
             continue;
         };
         let mut paths = vec![];
-        collect_paths(&compiled, &mut paths);
+        compiled.paths(&mut paths);
         for (root, fields) in paths {
             let schema_root = match &root {
-                Root::Subject if subject == Some("candidate") => {
+                PathStart::Subject if subject == Some("candidate") => {
                     context::schema_of(&kind, "candidate")
                 }
-                Root::Name(r) => context::schema_of(&kind, r),
+                PathStart::Root(r) => context::schema_of(&kind, r),
                 _ => None,
             };
             let Some(schema) = schema_root else { continue };
@@ -268,64 +268,15 @@ fn field_checks(pack: &RulePack, f: &RuleFile, diags: &mut Vec<Diagnostic>) {
     }
 }
 
-enum Root {
-    Subject,
-    Name(String),
-}
-
-fn display(root: &Root, subject: Option<&str>, fields: &[String]) -> String {
+fn display(root: &PathStart, subject: Option<&str>, fields: &[String]) -> String {
     let r = match root {
-        Root::Subject => subject.unwrap_or("candidate").to_string(),
-        Root::Name(n) => n.clone(),
+        PathStart::Subject => subject.unwrap_or("candidate").to_string(),
+        PathStart::Root(n) => n.clone(),
     };
     std::iter::once(r)
         .chain(fields.iter().cloned())
         .collect::<Vec<_>>()
         .join(".")
-}
-
-/// Field chains that start at a root or the subject (`service.spec.model.name`).
-fn collect_paths(e: &Expr, out: &mut Vec<(Root, Vec<String>)>) {
-    fn chain(e: &Expr) -> Option<(Root, Vec<String>)> {
-        match e {
-            Expr::Subject => Some((Root::Subject, vec![])),
-            Expr::Root(_, r) => Some((Root::Name(r.clone()), vec![])),
-            Expr::Field(inner, name) => {
-                let (root, mut fields) = chain(inner)?;
-                fields.push(name.clone());
-                Some((root, fields))
-            }
-            _ => None,
-        }
-    }
-    match e {
-        Expr::Field(inner, _) => {
-            if let Some(c) = chain(e) {
-                out.push(c);
-            } else {
-                collect_paths(inner, out);
-            }
-        }
-        Expr::Index(inner, _) | Expr::Not(inner) => collect_paths(inner, out),
-        Expr::And(v)
-        | Expr::Or(v)
-        | Expr::Add(v)
-        | Expr::Array(v)
-        | Expr::Coalesce(v)
-        | Expr::Native(_, _, v)
-        | Expr::Script(_, v) => v.iter().for_each(|x| collect_paths(x, out)),
-        Expr::Cmp(_, a, b) => {
-            collect_paths(a, out);
-            collect_paths(b, out);
-        }
-        Expr::Map(entries) => entries.iter().for_each(|(_, x)| collect_paths(x, out)),
-        Expr::If(c, a, b) => {
-            for x in [Some(&**c), Some(&**a), b.as_deref()].into_iter().flatten() {
-                collect_paths(x, out);
-            }
-        }
-        _ => {}
-    }
 }
 
 /// The first field of `path` the schema does not have, with the schema it was looked up in.

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::expr::{Expr, Roots, Scope, truthy};
+use super::expr::{Expr, PathStart, Roots, Scope, truthy};
 use super::native::text;
 use super::pack::RankTable;
 use super::script::{EvalError, Scripts};
@@ -259,7 +259,6 @@ impl Selection {
             prefer: prefer.iter().map(|(_, e)| own_expr(e)).collect(),
             score: score.iter().all(|k| own_expr(&k.by)),
         };
-        let mut reads = vec![];
         let exprs = (lets.iter().map(|(_, e)| e))
             .chain(
                 stages
@@ -274,10 +273,16 @@ impl Selection {
                     .flatten()
                     .flat_map(|o| [&o.reason, &o.message]),
             );
+        let mut paths = vec![];
         for e in exprs {
-            context_reads(e, &mut reads);
+            e.paths(&mut paths);
         }
-        reads.retain(|(root, _)| !fixed.contains(&root.as_str()));
+        let mut reads: Vec<(String, Vec<String>)> = (paths.into_iter())
+            .filter_map(|(start, fields)| match start {
+                PathStart::Root(r) if !fixed.contains(&r.as_str()) => Some((r, fields)),
+                _ => None,
+            })
+            .collect();
         reads.sort();
         reads.dedup();
         Selection {
@@ -601,45 +606,5 @@ impl Selection {
         let reason = text(&*rule.reason.eval(&scope, scripts)?);
         let message = text(&*rule.message.eval(&scope, scripts)?);
         Ok((reason, message))
-    }
-}
-
-/// The context paths `e` reads, as root and fields: a field chain from a root is
-/// one path; a root read otherwise (passed whole, or bound for Rhai) is the root.
-fn context_reads(e: &Expr, out: &mut Vec<(String, Vec<String>)>) {
-    fn chain(e: &Expr) -> Option<(String, Vec<String>)> {
-        match e {
-            Expr::Root(_, r) => Some((r.clone(), vec![])),
-            Expr::Field(inner, name) => {
-                let (root, mut fields) = chain(inner)?;
-                fields.push(name.clone());
-                Some((root, fields))
-            }
-            _ => None,
-        }
-    }
-    let mut all = |items: &[Expr]| items.iter().for_each(|x| context_reads(x, out));
-    match e {
-        Expr::Root(..) | Expr::Field(..) if chain(e).is_some() => out.extend(chain(e)),
-        Expr::Field(inner, _) | Expr::Index(inner, _) | Expr::Not(inner) => {
-            context_reads(inner, out)
-        }
-        Expr::And(v) | Expr::Or(v) | Expr::Add(v) | Expr::Array(v) | Expr::Coalesce(v) => all(v),
-        Expr::Native(_, _, v) | Expr::Script(_, v) => all(v),
-        Expr::Cmp(_, a, b) => {
-            context_reads(a, out);
-            context_reads(b, out);
-        }
-        Expr::Map(entries) => entries.iter().for_each(|(_, x)| context_reads(x, out)),
-        Expr::If(c, a, b) => {
-            for x in [Some(&**c), Some(&**a), b.as_deref()].into_iter().flatten() {
-                context_reads(x, out);
-            }
-        }
-        Expr::Rhai(_, vars) => out.extend(vars.iter().filter_map(|b| match b {
-            super::expr::Binding::Root(r) => Some((r.clone(), vec![])),
-            _ => None,
-        })),
-        Expr::Lit(_) | Expr::Subject | Expr::Let(_) | Expr::Root(..) => {}
     }
 }
