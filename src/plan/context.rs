@@ -153,9 +153,8 @@ pub fn schema_of(kind: &str, root: &str) -> Option<&'static Value> {
 /// An AIMService plan's context: the facts the plan derived, and the snapshot objects
 /// it names, borrowed: rules only read them, so copying the model, template, cache
 /// and InferenceService into every plan (and freeing them after) bought nothing.
-/// The context of an AIMService plan: a slot per name of `roots("AIMService")`, in
-/// that order, so a rule's reference to a root (compiled to its slot) is an index.
-/// Snapshot objects are borrowed, not copied.
+/// It holds a slot per name of `roots("AIMService")`, in that order, so a rule's
+/// reference to a root (compiled to its slot) is an index, not a lookup by name.
 pub struct Context<'a> {
     slots: Vec<Option<Held<'a>>>,
 }
@@ -189,6 +188,7 @@ impl<'a> Context<'a> {
         }
     }
 
+    /// Sets a derived fact.
     pub fn insert(&mut self, name: &str, value: Value) {
         self.set(name, Held::Fact(value));
     }

@@ -70,9 +70,9 @@ pub struct OutputRule {
     pub owned: Option<Expr>,
 }
 
-/// Leaves out the fields of a built object that are `()`: a builder writes
-/// `timeouts: if c { ... }` for a field that is there only sometimes, and a null
-/// in an applied object would claim the field without setting it.
+/// Leaves out the fields of a built object that are `()`, so that a builder can
+/// write `timeouts: if c { ... }` for a field that is there only sometimes instead
+/// of sending the API server a null.
 fn drop_unset_fields(v: &mut Value) {
     match v {
         Value::Object(m) => {
