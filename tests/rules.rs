@@ -229,32 +229,6 @@ fn merges_follow_layer_order_and_record_the_winner() {
     );
 }
 
-/// A merge is a function of its layers' values: services that give the same ones
-/// share its result (kept from the second occurrence), whatever else differs.
-#[test]
-fn merge_results_are_kept_by_their_layers_values() {
-    let p = pack(&[(
-        "m.rules",
-        "merge res deep {\n  service: service.res\n  model: model.res\n}\n",
-    )]);
-    let m = &p.merges[0];
-    let ctx = |name: &str, cpu: i64| json!({"service": {"name": name, "res": {"cpu": cpu}}, "model": {"res": {"cpu": 1, "mem": 3}}});
-    let first = m.run(&p.scripts, &ctx("a", 2)).unwrap();
-    assert_eq!(first.value, json!({"cpu": 2, "mem": 3}));
-    assert!(first.provenance.contains(&("cpu".into(), "service".into())));
-    assert!(first.provenance.contains(&("mem".into(), "model".into())));
-    assert_eq!(m.shared.len(), 0, "a result seen once is not kept");
-    assert_eq!(m.run(&p.scripts, &ctx("b", 2)).unwrap(), first);
-    assert_eq!(m.shared.len(), 1);
-    assert_eq!(
-        m.run(&p.scripts, &ctx("c", 2)).unwrap(),
-        first,
-        "served from the memo"
-    );
-    let other = m.run(&p.scripts, &ctx("a", 4)).unwrap();
-    assert_eq!(other.value, json!({"cpu": 4, "mem": 3}));
-}
-
 const SELECT: &str = r#"
 rank tier = [best, good]
 select template {

@@ -26,52 +26,21 @@ const SEEN: usize = 16 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Key(u64);
 
-struct Entry<R> {
+struct Entry {
     function: Box<str>,
     args: Box<[Value]>,
-    result: R,
+    result: Value,
 }
 
-/// Results by call: of pack functions (`R` = a JSON value), or of merges by their
-/// layers' values.
-pub struct CallMemo<R = Value> {
-    inner: RwLock<Inner<R>>,
-    capacity: usize,
+#[derive(Default)]
+pub struct CallMemo {
+    inner: RwLock<Inner>,
 }
 
-struct Inner<R> {
-    entries: HashMap<Key, Entry<R>>,
+#[derive(Default)]
+struct Inner {
+    entries: HashMap<Key, Entry>,
     seen: HashSet<Key>,
-}
-
-impl<R> Default for CallMemo<R> {
-    fn default() -> Self {
-        Self::with_capacity(CAPACITY)
-    }
-}
-
-impl<R> CallMemo<R> {
-    /// A memo that starts over once it holds `capacity` results.
-    pub fn with_capacity(capacity: usize) -> Self {
-        CallMemo {
-            inner: RwLock::new(Inner {
-                entries: HashMap::new(),
-                seen: HashSet::new(),
-            }),
-            capacity,
-        }
-    }
-}
-
-/// How many JSON values a result holds, counting no further than `limit`.
-pub trait Weight {
-    fn weight(&self, limit: usize) -> usize;
-}
-
-impl Weight for Value {
-    fn weight(&self, limit: usize) -> usize {
-        nodes(self, limit)
-    }
 }
 
 impl CallMemo {
@@ -86,11 +55,9 @@ impl CallMemo {
         }
         Some(Key(h.finish()))
     }
-}
 
-impl<R: Clone + Weight> CallMemo<R> {
     /// The remembered result of `function(args)`.
-    pub fn get(&self, key: Key, function: &str, args: &[&Value]) -> Option<R> {
+    pub fn get(&self, key: Key, function: &str, args: &[&Value]) -> Option<Value> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
         let e = inner.entries.get(&key)?;
         (*e.function == *function
@@ -100,15 +67,15 @@ impl<R: Clone + Weight> CallMemo<R> {
     }
 
     /// Remembers a successful call seen before whose result is small enough.
-    pub fn insert(&self, key: Key, function: &str, args: &[&Value], result: &R) {
+    pub fn insert(&self, key: Key, function: &str, args: &[&Value], result: &Value) {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         if inner.seen.len() >= SEEN {
             inner.seen.clear();
         }
-        if inner.seen.insert(key) || result.weight(MAX_RESULT_NODES + 1) > MAX_RESULT_NODES {
+        if inner.seen.insert(key) || nodes(result, MAX_RESULT_NODES + 1) > MAX_RESULT_NODES {
             return;
         }
-        if inner.entries.len() >= self.capacity {
+        if inner.entries.len() >= CAPACITY {
             inner.entries.clear();
         }
         inner.entries.insert(

@@ -8,7 +8,6 @@ use serde_json::{Map, Value};
 
 use super::ast::Strategy;
 use super::expr::{Expr, Roots, Scope};
-use super::memo::{CallMemo, Weight};
 use super::native::{is_set, text};
 use super::script::{EvalError, Scripts};
 
@@ -23,10 +22,6 @@ pub struct MergeRule {
     pub layers: Vec<(Arc<str>, Expr)>,
     /// Per-path strategies inside a deep merge (`at spec.env keyed name`).
     pub at: Vec<(String, Strategy)>,
-    /// Results by the layers' values: a merge is a function of them alone, and the
-    /// services of a resync mostly give the same ones (no env or resources of their
-    /// own), so a result is kept from its second occurrence, as pack calls are.
-    pub shared: CallMemo<Merged>,
 }
 
 /// Field path → the layer whose value is in the result.
@@ -38,12 +33,6 @@ pub struct Merged {
     pub provenance: Provenance,
 }
 
-impl Weight for Merged {
-    fn weight(&self, limit: usize) -> usize {
-        self.value.weight(limit) + self.provenance.len()
-    }
-}
-
 impl MergeRule {
     pub fn run(&self, scripts: &Scripts, ctx: &dyn Roots) -> Result<Merged, EvalError> {
         let scope = Scope {
@@ -51,28 +40,10 @@ impl MergeRule {
             subject: None,
             lets: &[],
         };
-        let mut values = Vec::with_capacity(self.layers.len());
-        for (_, e) in &self.layers {
-            values.push(e.eval(&scope, scripts)?);
+        let mut layers = Vec::with_capacity(self.layers.len());
+        for (name, e) in &self.layers {
+            layers.push((name, e.eval(&scope, scripts)?.into_owned()));
         }
-        let refs: Vec<&Value> = values.iter().map(|v| &**v).collect();
-        let key = CallMemo::key(&self.name, &refs);
-        if let Some(k) = key
-            && let Some(known) = self.shared.get(k, &self.name, &refs)
-        {
-            return Ok(known);
-        }
-        let merged = self.combine_layers(refs.iter().map(|v| (*v).clone()));
-        if let Some(k) = key {
-            self.shared.insert(k, &self.name, &refs, &merged);
-        }
-        Ok(merged)
-    }
-
-    /// Combines the layers' values (highest first) into the result and its provenance.
-    fn combine_layers(&self, values: impl Iterator<Item = Value>) -> Merged {
-        let layers: Vec<(&Arc<str>, Value)> =
-            self.layers.iter().map(|(n, _)| n).zip(values).collect();
         let mut provenance = vec![];
         // fold from the lowest layer up
         let mut acc = Value::Null;
@@ -89,10 +60,10 @@ impl MergeRule {
                 false
             }
         });
-        Merged {
+        Ok(Merged {
             value: acc,
             provenance,
-        }
+        })
     }
 
     fn combine(

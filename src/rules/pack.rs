@@ -12,7 +12,6 @@ use sha2::{Digest, Sha256};
 use super::ast::{ExprText, RuleFile, Span};
 use super::diagnostic::{Code, Diagnostic, Sources};
 use super::expr::{self, CompileError, Expr, Names, Roots, Scope, truthy};
-use super::memo::CallMemo;
 use super::merge::MergeRule;
 use super::native;
 use super::parse::parse_file;
@@ -552,8 +551,6 @@ impl Compiler<'_> {
                     strategy: m.strategy.clone(),
                     layers,
                     at,
-                    // a merge's results vary with fewer things than all pack calls do
-                    shared: CallMemo::with_capacity(256),
                 },
                 m.name.span,
             ));
