@@ -577,7 +577,7 @@ impl Compiler<'_> {
                         format!("output `{}` has no `build` clause", o.name.name),
                         o.name.span,
                     )
-                    .with_hint("build <function of the pack's scripts>(ctx...)"),
+                    .with_hint("build <function of the pack's scripts>(ctx...), or build #{apiVersion: ..., kind: ..., ...}"),
                 );
                 continue;
             };
