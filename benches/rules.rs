@@ -178,27 +178,31 @@ fn benches(c: &mut Criterion) {
 
     // a different service each time, as in a resync: pack calls with small arguments
     // are memoised by value, so replanning one service would measure the memo
-    let snap = Snapshot::new(state(100, 50, &pack));
+    let mut objects = state(100, 50, &pack);
+    // services that have no template yet (settled otherwise): each plan selects one
+    for o in objects.iter_mut().filter(|o| o["kind"] == "AIMService") {
+        if let Some(st) = o["status"].as_object_mut() {
+            st.remove("resolvedTemplate");
+        }
+    }
+    let snap = Snapshot::new(objects);
     let services: Vec<_> = snap.read_all("AIMService").map(|o| o.into_arc()).collect();
     let mut next = 0;
-    // choosing afresh, as under a new pack: the settled resolution would skip selection
-    let reselect = Settings {
-        reselect: true,
-        ..Settings::default()
-    };
     // what the goal names: select, merge, render the InferenceService and HTTPRoute
+    let settings = Settings::default();
     let probe = service::plan_with(
         &snap,
         &pack,
         &services[0],
         "2026-01-01T00:00:00Z",
-        &reselect,
+        &settings,
     );
     assert_eq!(
         probe.kinds(),
         ["HTTPRoute", "InferenceService"],
         "the plan bench renders both"
     );
+    assert!(probe.trace.selection.is_some(), "the plan bench selects");
     c.bench_function("plan one service (50 templates)", |b| {
         b.iter(|| {
             next = (next + 1) % services.len();
@@ -207,11 +211,16 @@ fn benches(c: &mut Criterion) {
                 &pack,
                 &services[next],
                 "2026-01-01T00:00:00Z",
-                &reselect,
+                &settings,
             )
         })
     });
 
+    // choosing afresh, as under a new pack: the settled resolution would skip selection
+    let reselect = Settings {
+        reselect: true,
+        ..Settings::default()
+    };
     let mut group = c.benchmark_group("resync");
     group.sample_size(10);
     for n in [1_000, 10_000] {

@@ -8,27 +8,16 @@ pub fn at<'a>(v: &'a Value, pointer: &str) -> Option<&'a Value> {
     if pointer.is_empty() {
         return Some(v);
     }
-    let mut rest = pointer.as_bytes().strip_prefix(b"/")?;
-    let mut cur = v;
-    loop {
-        let end = rest.iter().position(|&b| b == b'/').unwrap_or(rest.len());
-        let token = &rest[..end];
-        if token.contains(&b'~') {
-            // escaped tokens are rare: let serde_json unescape them
-            return v.pointer(pointer);
-        }
-        // a prefix of a str cut at an ASCII '/' is a str
-        let token = std::str::from_utf8(token).ok()?;
-        cur = match cur {
-            Value::Object(m) => m.get(token)?,
-            Value::Array(a) => a.get(index(token)?)?,
-            _ => return None,
-        };
-        match rest.get(end + 1..) {
-            Some(r) => rest = r,
-            None => return Some(cur),
-        }
+    let rest = pointer.strip_prefix('/')?;
+    if rest.contains('~') {
+        // escaped tokens are rare: let serde_json unescape them
+        return v.pointer(pointer);
     }
+    rest.split('/').try_fold(v, |cur, token| match cur {
+        Value::Object(m) => m.get(token),
+        Value::Array(a) => a.get(index(token)?),
+        _ => None,
+    })
 }
 
 /// An array index as serde_json reads one: digits, without a leading zero or sign.

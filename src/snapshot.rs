@@ -196,6 +196,8 @@ pub struct Snapshot {
     /// model `spec.image` → models (namespaced first by namespace, then cluster).
     models_by_image: HashMap<String, Vec<Arc<Value>>>,
     gpus: BTreeSet<String>,
+    /// `{"gpus": [...]}`: the `cluster` fact of every AIMService plan, made once.
+    cluster: Value,
     /// Normalised GPU model → VRAM label of the first node seen with it ("" when unlabelled).
     gpu_vram: BTreeMap<String, String>,
     /// Observations (`observation.aimctl.dev/v1`): inputs that are not Kubernetes
@@ -324,6 +326,7 @@ impl Snapshot {
             .iter()
             .map(|g| crate::gpu::normalize_gpu_name(g))
             .collect();
+        self.cluster = serde_json::json!({ "gpus": self.gpus });
     }
 
     /// An object of a kind never held as text (not in [`COMPACT_KINDS`]), borrowed
@@ -458,6 +461,11 @@ impl Snapshot {
 
     pub fn gpu_inventory(&self) -> &BTreeSet<String> {
         &self.gpus
+    }
+
+    /// What AIMService rules know of the cluster: `{"gpus": [normalised models]}`.
+    pub fn cluster_fact(&self) -> &Value {
+        &self.cluster
     }
 
     /// Normalised GPU model → the VRAM label of the first node seen with that model

@@ -137,7 +137,7 @@ pub fn settle(objects: &mut [Value], pack: &crate::rules::RulePack) {
         let snap = crate::snapshot::Snapshot::new(objects.to_vec());
         for o in objects.iter_mut().filter(|o| o["kind"] == "AIMService") {
             let plan = crate::plan::service::plan(&snap, pack, o, &now);
-            o["status"] = plan.object["status"].clone();
+            o["status"] = plan.status;
         }
     }
 }

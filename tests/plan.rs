@@ -31,7 +31,7 @@ fn reselect_ignores_the_sticky_resolution() {
     let pack = RulePack::builtin().unwrap();
     let chosen = |settings: &Settings| {
         let plan = service::plan_with(&snap, &pack, &svc, "2026-01-01T00:00:00Z", settings);
-        plan.object["status"]["resolvedTemplate"]["name"]
+        plan.status["resolvedTemplate"]["name"]
             .as_str()
             .unwrap()
             .to_string()

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use serde_json::Value;
 
-use crate::plan::{self, Plan};
+use crate::plan::{self, Planned};
 use crate::rules::RulePack;
 use crate::snapshot::Snapshot;
 
@@ -45,7 +45,7 @@ pub fn plan_files(
     service: Option<&str>,
     now: Option<&str>,
     settings: &plan::Settings,
-) -> Result<(Vec<Plan>, RulePack), DryRunError> {
+) -> Result<(Vec<Planned>, RulePack), DryRunError> {
     let pack = super::load_pack(rules).map_err(DryRunError::Pack)?;
     let docs = crate::manifest::load_paths(files).map_err(|e| DryRunError::Input(e.to_string()))?;
     let objects = last_wins(docs);
@@ -97,14 +97,15 @@ fn last_wins(docs: Vec<crate::manifest::Document>) -> Vec<Value> {
 }
 
 /// The documents a round prints: per planned object, what it writes, then itself.
-pub fn documents(plans: &[Plan]) -> Vec<Value> {
+pub fn documents(plans: &[Planned]) -> Vec<Value> {
     plans
         .iter()
         .flat_map(|p| {
-            p.objects
+            p.plan
+                .objects
                 .iter()
                 .cloned()
-                .chain(std::iter::once(p.object.clone()))
+                .chain(std::iter::once(p.planned_object()))
         })
         .collect()
 }
@@ -139,7 +140,7 @@ pub fn run(o: Options) -> ExitCode {
 }
 
 /// The `--explain` trace: candidates and verdicts, merge provenance, timings.
-pub fn explain(plans: &[Plan], pack: &RulePack) -> String {
+pub fn explain(plans: &[Planned], pack: &RulePack) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -147,10 +148,9 @@ pub fn explain(plans: &[Plan], pack: &RulePack) -> String {
         pack.digest,
         pack.sources.files.len()
     );
-    for p in plans {
-        let o = &p.object;
-        let s = |ptr: &str| {
-            o.pointer(ptr)
+    for Planned { object: o, plan: p } in plans {
+        let s = |v: &Value, ptr: &str| {
+            v.pointer(ptr)
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string()
@@ -158,10 +158,10 @@ pub fn explain(plans: &[Plan], pack: &RulePack) -> String {
         let _ = writeln!(
             out,
             "\n{} {}/{}: status {}",
-            s("/kind"),
-            s("/metadata/namespace"),
-            s("/metadata/name"),
-            s("/status/status")
+            s(o, "/kind"),
+            s(o, "/metadata/namespace"),
+            s(o, "/metadata/name"),
+            s(&p.status, "/status")
         );
         if let Some(sel) = &p.trace.selection {
             let _ = writeln!(

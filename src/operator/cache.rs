@@ -180,7 +180,7 @@ pub fn start(
     let (observe, observed) = futures::channel::mpsc::unbounded();
     streams.push(observed.map(Item::Observe).boxed());
     let cache = Arc::new(Cache {
-        snapshot: ArcSwap::from_pointee(Snapshot::default()),
+        snapshot: ArcSwap::from_pointee(Snapshot::new([])),
         synced: synced_rx,
         readers,
         batches,

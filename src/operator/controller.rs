@@ -590,13 +590,13 @@ async fn plan_and_write(obj: &Value, ctx: &Context) -> Result<Action, Error> {
         reselect,
         ..ctx.shared.settings.clone()
     };
-    let plan = (entry.plan)(&snapshot, &pack, obj, &now, &settings);
+    let mut plan = (entry.plan)(&snapshot, &pack, obj, &now, &settings);
     Metrics::observe(&ctx.shared.metrics.plan_duration, entry.kind, t.elapsed());
     for note in &plan.trace.notes {
         warn!(kind = entry.kind, object = %key_of(obj), note, "planner note");
     }
 
-    let mut status = plan.object.get("status").cloned().unwrap_or(Value::Null);
+    let mut status = std::mem::take(&mut plan.status);
     let mut failure = None;
     if plan.retry {
         failure = Some(Error::Unreachable(unreachable_reason(&status)));

@@ -231,7 +231,7 @@ pub fn plan(snap: &Snapshot, pack: &RulePack, obj: &Value, now: &str, settings: 
         fields.insert("discoveredSizeBytes".into(), json!(n));
     }
     let mut plan = c.finish(obj, parts, objects, fields, now);
-    if s(&plan.object, "/status/status") == "Progressing" {
+    if s(&plan.status, "/status") == "Progressing" {
         plan.trace.requeue_after = Some(PROGRESS_REQUEUE);
     }
     plan

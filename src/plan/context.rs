@@ -209,22 +209,6 @@ impl<'a> Context<'a> {
         self.set(name, held);
     }
 
-    /// Moves a fact out (the name is then absent); an object is copied out and stays.
-    pub fn take(&mut self, name: &str) -> Value {
-        let Some(slot) = Self::slot(name).map(|i| &mut self.slots[i]) else {
-            return Value::Null;
-        };
-        match slot.take() {
-            Some(Held::Fact(v)) => v,
-            Some(held) => {
-                let v = held.value().clone();
-                *slot = Some(held);
-                v
-            }
-            None => Value::Null,
-        }
-    }
-
     /// A fact, to change in place.
     pub fn get_mut(&mut self, name: &str) -> Option<&mut Value> {
         match Self::slot(name).and_then(|i| self.slots[i].as_mut()) {
@@ -301,10 +285,5 @@ mod tests {
             ctx.to_value(),
             json!({"service": service, "model": null, "names": {"isvc": "s-x"}})
         );
-        // a borrowed object is copied out and stays; a fact is moved out
-        assert_eq!(ctx.take("service"), service);
-        assert_eq!(ctx.root("service"), Some(&service));
-        assert_eq!(ctx.take("names"), json!({"isvc": "s-x"}));
-        assert_eq!(ctx.root("names"), None);
     }
 }

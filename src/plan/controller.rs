@@ -13,6 +13,7 @@
 use crate::json_path::At as _;
 use std::time::{Duration, Instant};
 
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{Plan, Trace, metadata, object_order};
@@ -253,7 +254,7 @@ impl<'a> Controller<'a> {
     ) -> Plan {
         let previous: Vec<Condition> = obj
             .at("/status/conditions")
-            .and_then(|c| serde_json::from_value(c.clone()).ok())
+            .and_then(|c| Vec::<Condition>::deserialize(c).ok())
             .unwrap_or_default();
         let generation = obj.at("/metadata/generation").and_then(Value::as_i64);
         let conditions = parts.conditions.clone();
@@ -292,8 +293,6 @@ impl<'a> Controller<'a> {
                 }
             }
         }
-        let mut object = obj.clone();
-        object["status"] = st;
         if parts.requeue_after.is_some() {
             self.trace.requeue_after = parts.requeue_after;
         }
@@ -313,7 +312,7 @@ impl<'a> Controller<'a> {
             .push(("plan".into(), self.started.elapsed()));
         Plan {
             objects,
-            object,
+            status: st,
             events: outcome.events,
             apply_blocked: outcome.blocks_apply,
             retry: outcome.has_infra_error,

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::context::Context;
-use super::{Plan, Trace, metadata, object_order, routing};
+use super::{Plan, Trace, metadata, object, object_order, routing};
 use crate::naming;
 use crate::rules::RulePack;
 use crate::rules::native::{is_set, text};
@@ -59,7 +59,7 @@ pub fn plan_with(
 ) -> Plan {
     let mut trace = Trace::default();
     let started = Instant::now();
-    let mut ctx = context(snap, pack, svc, now, settings.reselect, &mut trace);
+    let ctx = context(snap, pack, svc, now, settings.reselect, &mut trace);
     let ns = s(svc, "/metadata/namespace");
     let spec = svc.get("spec").unwrap_or(&Value::Null);
     let rc = &ctx["merged"]["runtime_config"];
@@ -174,22 +174,23 @@ pub fn plan_with(
         fields.push(("routing", json!({"path": ctx["routing"]["path"]})));
     }
     fields.push(("runtime", runtime_replicas(spec, hpa)));
-    // the service as the context saw it (without a forgotten resolution), with the
-    // status just planned; the context is done with, so its copy is taken
-    let mut object = ctx.take("service");
-    let mut st = object
-        .get_mut("status")
-        .map(Value::take)
-        .filter(Value::is_object)
-        .unwrap_or_else(|| json!({}));
-    for (k, v) in fields {
-        st[k] = v;
+    // the status as the context saw it (without a forgotten resolution), with the
+    // fields just planned
+    let mut status = serde_json::Map::new();
+    if let Some(Value::Object(old)) = ctx["service"].get("status") {
+        for (k, v) in old {
+            if !fields.iter().any(|(f, _)| f == k) {
+                status.insert(k.clone(), v.clone());
+            }
+        }
     }
-    object["status"] = st;
+    for (k, v) in fields {
+        status.insert(k.into(), v);
+    }
     trace.steps.push(("plan".into(), started.elapsed()));
     Plan {
         objects,
-        object,
+        status: Value::Object(status),
         events: outcome.events,
         apply_blocked: outcome.blocks_apply,
         retry: outcome.has_infra_error,
@@ -226,7 +227,7 @@ pub fn context<'a>(
     }
     ctx.insert("namespace", json!(ns));
     ctx.insert("now", json!(now));
-    ctx.insert("cluster", json!({"gpus": snap.gpu_inventory()}));
+    ctx.borrow("cluster", Some(snap.cluster_fact()));
 
     // 4. runtime config: namespaced and cluster objects of the same name
     let rc_name = match s(spec, "/runtimeConfigName") {
@@ -261,7 +262,10 @@ pub fn context<'a>(
     };
     ctx.insert(
         "runtime_configs",
-        json!({"namespace": ns_rc, "cluster": cl_rc}),
+        object([
+            ("namespace", ns_rc.unwrap_or_default()),
+            ("cluster", cl_rc.unwrap_or_default()),
+        ]),
     );
 
     // 5. model
@@ -398,8 +402,14 @@ pub fn context<'a>(
     let route = snap.read("HTTPRoute", &ns, &route_name);
     ctx.insert(
         "routing",
-        json!({"enabled": enabled, "gateway": gateway, "path": path, "path_error": path_error,
-               "timeout": timeout, "exists": route.is_some()}),
+        object([
+            ("enabled", enabled.into()),
+            ("gateway", gateway.unwrap_or_default()),
+            ("path", path.into()),
+            ("path_error", path_error),
+            ("timeout", timeout.into()),
+            ("exists", route.is_some().into()),
+        ]),
     );
     ctx.read("route", route);
 
@@ -424,8 +434,13 @@ pub fn context<'a>(
     ctx.read("isvc", isvc_obj);
     ctx.insert(
         "resolution",
-        json!({"runtime_config": rc_resolution, "model": model_res, "template": template_res,
-               "cache": cache_res, "isvc": isvc_res}),
+        object([
+            ("runtime_config", rc_resolution),
+            ("model", model_res),
+            ("template", template_res),
+            ("cache", cache_res),
+            ("isvc", isvc_res),
+        ]),
     );
     ctx.insert("names", names);
     ctx
@@ -473,9 +488,9 @@ fn resolve_model<'s>(snap: &'s Snapshot, svc: &Value, ns: &str) -> (Value, Optio
     {
         return (resolved(m), Some(&**m));
     }
-    let spec_model = at(svc, "/spec/model").cloned().unwrap_or(Value::Null);
-    let name = s(&spec_model, "/name").trim();
-    let image = s(&spec_model, "/image").trim();
+    let spec_model = at(svc, "/spec/model").unwrap_or(&Value::Null);
+    let name = s(spec_model, "/name").trim();
+    let image = s(spec_model, "/image").trim();
     if !name.is_empty() {
         return match snap
             .get("AIMModel", ns, name)
