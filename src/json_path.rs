@@ -8,16 +8,29 @@ pub fn at<'a>(v: &'a Value, pointer: &str) -> Option<&'a Value> {
     if pointer.is_empty() {
         return Some(v);
     }
-    let rest = pointer.strip_prefix('/')?;
-    if rest.contains('~') {
-        // escaped tokens are rare: let serde_json unescape them
-        return v.pointer(pointer);
+    let mut rest = pointer.strip_prefix('/')?;
+    let mut cur = v;
+    loop {
+        let end = rest
+            .bytes()
+            .position(|b| b == b'/' || b == b'~')
+            .unwrap_or(rest.len());
+        if rest.as_bytes().get(end) == Some(&b'~') {
+            // escaped tokens are rare: let serde_json unescape them
+            return v.pointer(pointer);
+        }
+        // cut at an ASCII '/', so on a char boundary
+        let token = &rest[..end];
+        cur = match cur {
+            Value::Object(m) => m.get(token)?,
+            Value::Array(a) => a.get(index(token)?)?,
+            _ => return None,
+        };
+        match rest.get(end + 1..) {
+            Some(r) => rest = r,
+            None => return Some(cur),
+        }
     }
-    rest.split('/').try_fold(v, |cur, token| match cur {
-        Value::Object(m) => m.get(token),
-        Value::Array(a) => a.get(index(token)?),
-        _ => None,
-    })
 }
 
 /// An array index as serde_json reads one: digits, without a leading zero or sign.

@@ -324,6 +324,32 @@ pub struct Condition {
     pub observed_generation: Option<i64>,
 }
 
+impl Condition {
+    /// The condition as `status.conditions` holds it (what `serde_json::to_value`
+    /// gives), its strings moved rather than copied: every plan writes every
+    /// condition of its object.
+    pub fn into_value(self) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        m.insert("type".into(), self.type_.into());
+        m.insert("status".into(), self.status.as_str().into());
+        m.insert("reason".into(), self.reason.into());
+        m.insert("message".into(), self.message.into());
+        m.insert(
+            "lastTransitionTime".into(),
+            self.last_transition_time.into(),
+        );
+        if let Some(g) = self.observed_generation {
+            m.insert("observedGeneration".into(), g.into());
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
+/// The conditions as `status.conditions` holds them.
+pub fn conditions_value(conditions: Vec<Condition>) -> serde_json::Value {
+    serde_json::Value::Array(conditions.into_iter().map(Condition::into_value).collect())
+}
+
 /// Kubernetes event type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum EventType {
@@ -721,7 +747,7 @@ fn ready_and_root_status(
     let mut all_ready = true;
     let mut worst = Status::Ready;
     let mut first_error: Option<(String, String, String)> = None;
-    for cond in set.conditions() {
+    for (cond, _) in &set.current {
         if !is_component_condition(&cond.type_) {
             continue;
         }
@@ -882,6 +908,18 @@ mod tests {
 
     fn err(class: ErrorClass, reason: &str) -> ClassifiedError {
         ClassifiedError::new(class, reason, format!("{reason} happened"))
+    }
+
+    #[test]
+    fn conditions_are_written_as_serde_writes_them() {
+        let out = derive_status(&[], &[comp("Model", Dependency::Upstream)], T0, Some(3));
+        let mut conditions = out.conditions.clone();
+        conditions[0].observed_generation = None;
+        conditions[1].message = String::new();
+        assert_eq!(
+            conditions_value(conditions.clone()),
+            serde_json::to_value(&conditions).unwrap()
+        );
     }
 
     fn cond<'a>(out: &'a StatusOutcome, t: &str) -> &'a Condition {

@@ -66,7 +66,10 @@ pub fn plan_files(
 /// document replaces the earlier one. Each replacement is reported on stderr.
 fn last_wins(docs: Vec<crate::manifest::Document>) -> Vec<Value> {
     // an object's identity: apiVersion, kind, namespace, name
-    let key = |d: &crate::manifest::Document| plan::object_order(&d.value);
+    let key = |d: &crate::manifest::Document| {
+        let (a, k, ns, n) = plan::object_order(&d.value);
+        (a.to_string(), k.to_string(), ns.to_string(), n.to_string())
+    };
     let mut seen: std::collections::HashMap<_, usize> = std::collections::HashMap::new();
     let mut out: Vec<Option<(String, Value)>> = Vec::with_capacity(docs.len());
     for d in docs {

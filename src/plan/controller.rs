@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{Plan, Trace, metadata, object_order};
+use super::{Plan, Trace, metadata, sort_objects};
 use crate::rules::RulePack;
 use crate::snapshot::Snapshot;
 use crate::status::{
@@ -236,7 +236,7 @@ impl<'a> Controller<'a> {
             }
             self.trace.steps.push((out.step.clone(), t.elapsed()));
         }
-        objects.sort_by_key(object_order);
+        sort_objects(&mut objects);
         objects
     }
 
@@ -258,7 +258,7 @@ impl<'a> Controller<'a> {
             .unwrap_or_default();
         let generation = obj.at("/metadata/generation").and_then(Value::as_i64);
         let conditions = parts.conditions.clone();
-        let outcome =
+        let mut outcome =
             status::derive_status_with(&previous, &parts.components, now, generation, |set| {
                 for c in &conditions {
                     let st = match s(c, "/status") {
@@ -280,7 +280,7 @@ impl<'a> Controller<'a> {
             .filter(Value::is_object)
             .unwrap_or_else(|| json!({}));
         st["status"] = json!(outcome.status.as_str());
-        st["conditions"] = serde_json::to_value(&outcome.conditions).unwrap_or_default();
+        st["conditions"] = status::conditions_value(std::mem::take(&mut outcome.conditions));
         if let Some(g) = generation {
             st["observedGeneration"] = json!(g);
         }

@@ -30,7 +30,8 @@ pub fn finish(mut obj: Value, parent: &Value, ctl: &str, owned: bool, rc: &Value
     let is_job = obj["kind"] == "Job";
     let mut added = serde_json::Map::new();
     if let Some(labels) = obj
-        .pointer_mut("/metadata/labels")
+        .get_mut("metadata")
+        .and_then(|m| m.get_mut("labels"))
         .and_then(Value::as_object_mut)
     {
         for (k, v) in parent_labels.into_iter().flatten() {

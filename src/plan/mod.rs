@@ -118,14 +118,19 @@ pub fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
 }
 
 /// Sort key of produced objects (cli.md: apiVersion, kind, namespace, name).
-pub fn object_order(v: &Value) -> (String, String, String, String) {
-    let s = |p: &str| v.at(p).and_then(Value::as_str).unwrap_or("").to_string();
+pub fn object_order(v: &Value) -> (&str, &str, &str, &str) {
+    let s = |p: &str| v.at(p).and_then(Value::as_str).unwrap_or("");
     (
         s("/apiVersion"),
         s("/kind"),
         s("/metadata/namespace"),
         s("/metadata/name"),
     )
+}
+
+/// Sorts produced objects by [`object_order`].
+pub fn sort_objects(objects: &mut [Value]) {
+    objects.sort_by(|a, b| object_order(a).cmp(&object_order(b)));
 }
 
 /// Annotation that freezes an object: it is neither planned nor printed.

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::context::Context;
-use super::{Plan, Trace, metadata, object, object_order, routing};
+use super::{Plan, Trace, metadata, object, routing, sort_objects};
 use crate::naming;
 use crate::rules::RulePack;
 use crate::rules::native::{is_set, text};
@@ -32,15 +32,23 @@ fn resolved(obj: &Value) -> Value {
     } else {
         "Namespace"
     };
-    json!({
-        "found": true,
-        "kind": kind,
-        "scope": scope,
-        "name": s(obj, "/metadata/name"),
-        "namespace": if scope == "Cluster" { "" } else { s(obj, "/metadata/namespace") },
-        "uid": s(obj, "/metadata/uid"),
-        "status": s(obj, "/status/status"),
-    })
+    object([
+        ("found", true.into()),
+        ("kind", kind.into()),
+        ("scope", scope.into()),
+        ("name", s(obj, "/metadata/name").into()),
+        (
+            "namespace",
+            if scope == "Cluster" {
+                ""
+            } else {
+                s(obj, "/metadata/namespace")
+            }
+            .into(),
+        ),
+        ("uid", s(obj, "/metadata/uid").into()),
+        ("status", s(obj, "/status/status").into()),
+    ])
 }
 
 /// Plans one AIMService against the snapshot.
@@ -139,7 +147,7 @@ pub fn plan_with(
             trace.steps.push((out.step.clone(), t.elapsed()));
         }
     }
-    objects.sort_by_key(object_order);
+    sort_objects(&mut objects);
 
     // status fields (service-reconcile.md §10.5)
     let mut fields = vec![
@@ -149,7 +157,7 @@ pub fn plan_with(
         ),
         (
             "conditions",
-            serde_json::to_value(&outcome.conditions).unwrap_or_default(),
+            status::conditions_value(std::mem::take(&mut outcome.conditions)),
         ),
     ];
     if let Some(g) = generation {
@@ -463,17 +471,20 @@ fn migrate_storage(spec: Option<&Value>) -> Value {
 }
 
 fn reference(r: &Value, with_kind: bool) -> Value {
-    let mut out = json!({"name": r["name"], "scope": r["scope"], "uid": r["uid"]});
+    let mut fields = vec!["name", "scope", "uid"];
     if r["scope"] != "Cluster" {
-        out["namespace"] = r["namespace"].clone();
+        fields.push("namespace");
     }
     if with_kind {
-        out["kind"] = r["kind"].clone();
+        fields.push("kind");
     }
-    if let Value::Object(m) = &mut out {
-        m.retain(|_, v| is_set(v));
-    }
-    out
+    Value::Object(
+        fields
+            .into_iter()
+            .filter(|f| is_set(&r[f]))
+            .map(|f| (f.to_string(), r[f].clone()))
+            .collect(),
+    )
 }
 
 /// service-reconcile.md §5: the model by previous resolution, name, image or custom.
