@@ -191,8 +191,10 @@ pub struct Snapshot {
     objects: HashMap<String, BTreeMap<Key, Stored>>,
     /// Controller owner `uid` → the objects it controls.
     controlled: HashMap<String, Vec<Stored>>,
-    /// (namespace or "" for cluster templates, model name) → templates, list order.
-    templates_by_model: HashMap<Key, Vec<Arc<Value>>>,
+    /// Namespace → model name → namespaced templates, in list order.
+    templates_by_model: HashMap<String, HashMap<String, Vec<Arc<Value>>>>,
+    /// Model name → cluster templates, in list order.
+    cluster_templates_by_model: HashMap<String, Vec<Arc<Value>>>,
     /// model `spec.image` → models (namespaced first by namespace, then cluster).
     models_by_image: HashMap<String, Vec<Arc<Value>>>,
     gpus: BTreeSet<String>,
@@ -265,15 +267,18 @@ impl Snapshot {
 
     fn reindex(&mut self) {
         self.templates_by_model.clear();
+        self.cluster_templates_by_model.clear();
         self.models_by_image.clear();
         for kind in ["AIMServiceTemplate", "AIMClusterServiceTemplate"] {
             for ((ns, _), t) in self.objects.get(kind).into_iter().flatten() {
                 let t = t.obj().into_arc();
                 let model = str_at(&t, "/spec/modelName").to_string();
-                self.templates_by_model
-                    .entry((ns.clone(), model))
-                    .or_default()
-                    .push(t);
+                let by_model = if kind == "AIMClusterServiceTemplate" {
+                    &mut self.cluster_templates_by_model
+                } else {
+                    self.templates_by_model.entry(ns.clone()).or_default()
+                };
+                by_model.entry(model).or_default().push(t);
             }
         }
         for kind in ["AIMModel", "AIMClusterModel"] {
@@ -430,19 +435,10 @@ impl Snapshot {
     ) -> impl Iterator<Item = &Arc<Value>> {
         let ns = self
             .templates_by_model
-            .get(&(namespace.to_string(), model.to_string()));
-        let cl = self
-            .templates_by_model
-            .get(&(String::new(), model.to_string()));
-        let of = |kind: &'static str| {
-            move |t: &&Arc<Value>| t.get("kind").and_then(Value::as_str) == Some(kind)
-        };
-        let ns = ns.into_iter().flatten().filter(of("AIMServiceTemplate"));
-        let cl = cl
-            .into_iter()
-            .flatten()
-            .filter(of("AIMClusterServiceTemplate"));
-        ns.chain(cl)
+            .get(namespace)
+            .and_then(|by_model| by_model.get(model));
+        let cl = self.cluster_templates_by_model.get(model);
+        ns.into_iter().flatten().chain(cl.into_iter().flatten())
     }
 
     /// Models whose `spec.image` is exactly `image`.

@@ -329,19 +329,22 @@ impl Condition {
     /// gives), its strings moved rather than copied: every plan writes every
     /// condition of its object.
     pub fn into_value(self) -> serde_json::Value {
-        let mut m = serde_json::Map::new();
-        m.insert("type".into(), self.type_.into());
-        m.insert("status".into(), self.status.as_str().into());
-        m.insert("reason".into(), self.reason.into());
-        m.insert("message".into(), self.message.into());
-        m.insert(
-            "lastTransitionTime".into(),
-            self.last_transition_time.into(),
-        );
-        if let Some(g) = self.observed_generation {
-            m.insert("observedGeneration".into(), g.into());
-        }
-        serde_json::Value::Object(m)
+        // in key order: a map is built from sorted entries in one pass
+        let fields: [(&str, serde_json::Value); 6] = [
+            ("lastTransitionTime", self.last_transition_time.into()),
+            ("message", self.message.into()),
+            ("observedGeneration", self.observed_generation.into()),
+            ("reason", self.reason.into()),
+            ("status", self.status.as_str().into()),
+            ("type", self.type_.into()),
+        ];
+        serde_json::Value::Object(
+            fields
+                .into_iter()
+                .filter(|(k, v)| *k != "observedGeneration" || !v.is_null())
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        )
     }
 }
 

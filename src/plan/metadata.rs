@@ -71,13 +71,13 @@ pub fn finish(mut obj: Value, parent: &Value, ctl: &str, owned: bool, rc: &Value
         }
     }
     if owned {
-        obj["metadata"]["ownerReferences"] = json!([{
-            "apiVersion": parent["apiVersion"],
-            "kind": parent["kind"],
-            "name": s(parent, "/metadata/name"),
-            "uid": s(parent, "/metadata/uid"),
-            "controller": true,
-        }]);
+        obj["metadata"]["ownerReferences"] = Value::Array(vec![crate::plan::object([
+            ("apiVersion", parent["apiVersion"].clone()),
+            ("kind", parent["kind"].clone()),
+            ("name", s(parent, "/metadata/name").into()),
+            ("uid", s(parent, "/metadata/uid").into()),
+            ("controller", true.into()),
+        ])]);
     }
     obj
 }

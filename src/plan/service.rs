@@ -471,20 +471,17 @@ fn migrate_storage(spec: Option<&Value>) -> Value {
 }
 
 fn reference(r: &Value, with_kind: bool) -> Value {
-    let mut fields = vec!["name", "scope", "uid"];
-    if r["scope"] != "Cluster" {
-        fields.push("namespace");
+    let cluster = r["scope"] == "Cluster";
+    let mut out = serde_json::Map::new();
+    for field in ["name", "scope", "uid", "namespace", "kind"] {
+        if (field == "namespace" && cluster) || (field == "kind" && !with_kind) {
+            continue;
+        }
+        if let Some(v) = r.get(field).filter(|v| is_set(v)) {
+            out.insert(field.into(), v.clone());
+        }
     }
-    if with_kind {
-        fields.push("kind");
-    }
-    Value::Object(
-        fields
-            .into_iter()
-            .filter(|f| is_set(&r[f]))
-            .map(|f| (f.to_string(), r[f].clone()))
-            .collect(),
-    )
+    Value::Object(out)
 }
 
 /// service-reconcile.md §5: the model by previous resolution, name, image or custom.

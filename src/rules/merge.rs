@@ -179,10 +179,11 @@ fn keyed(
         let k = text(item.get(key).unwrap_or(&Value::Null));
         let field = format!("{}[{key}={k}]", if path.is_empty() { "" } else { path });
         prov.push((field, layer.clone()));
-        match out
-            .iter_mut()
-            .find(|e| text(e.get(key).unwrap_or(&Value::Null)) == k)
-        {
+        let same_key = |e: &&mut Value| match e.get(key) {
+            Some(Value::String(s)) => *s == k,
+            other => text(other.unwrap_or(&Value::Null)) == k,
+        };
+        match out.iter_mut().find(same_key) {
             Some(existing) => {
                 *existing = if json == Some(k.as_str()) {
                     merge_json_values(existing, &item)

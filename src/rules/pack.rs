@@ -75,10 +75,10 @@ pub struct OutputRule {
 /// of sending the API server a null.
 fn drop_unset_fields(v: &mut Value) {
     match v {
-        Value::Object(m) => {
-            m.retain(|_, x| !x.is_null());
-            m.values_mut().for_each(drop_unset_fields);
-        }
+        Value::Object(m) => m.retain(|_, x| {
+            drop_unset_fields(x);
+            !x.is_null()
+        }),
         Value::Array(items) => items.iter_mut().for_each(drop_unset_fields),
         _ => {}
     }
