@@ -168,7 +168,7 @@ impl<'a> Controller<'a> {
         let mut parts = StatusParts::default();
         for c in self.pack.statuses.get(&self.kind).into_iter().flatten() {
             let include = match &c.when {
-                Some(w) => self.pack.eval(w, ctx).map(|v| v == Value::Bool(true)),
+                Some(w) => self.pack.eval(w, ctx).map(|v| *v == Value::Bool(true)),
                 None => Ok(true),
             };
             let value = include.and_then(|inc| {
@@ -179,7 +179,8 @@ impl<'a> Controller<'a> {
                 }
             });
             match value {
-                Ok(None) | Ok(Some(Value::Null)) => {}
+                Ok(None) => {}
+                Ok(Some(v)) if v.is_null() => {}
                 Ok(Some(v)) if v.get("decoration") == Some(&Value::Bool(true)) => {
                     if let Some(conds) = v.get("conditions").and_then(Value::as_array) {
                         parts.conditions.extend(conds.iter().cloned());

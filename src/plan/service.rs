@@ -81,7 +81,7 @@ pub fn plan_with(
     for c in pack.statuses.get("AIMService").into_iter().flatten() {
         let started = Instant::now();
         let include = match &c.when {
-            Some(w) => pack.eval(w, &ctx).map(|v| v == Value::Bool(true)),
+            Some(w) => pack.eval(w, &ctx).map(|v| *v == Value::Bool(true)),
             None => Ok(true),
         };
         let health = include.and_then(|inc| {

@@ -376,8 +376,23 @@ impl Expr {
         scripts: &Scripts,
     ) -> Result<Cow<'a, Value>, EvalError> {
         match self {
-            Expr::Script(name, args) => Ok(Cow::Owned(call(name, args, scope, scripts, false)?)),
+            Expr::Script(name, args) => Ok(Cow::Owned(
+                call(name, args, scope, scripts, false)?.into_owned(),
+            )),
             other => other.eval(scope, scripts),
+        }
+    }
+
+    /// [`Expr::eval`] for a caller that only reads the value: a pack function's
+    /// result is shared with the memo, not copied out of it.
+    pub fn eval_shared<'a>(
+        &'a self,
+        scope: &Scope<'a>,
+        scripts: &Scripts,
+    ) -> Result<Evaluated<'a>, EvalError> {
+        match self {
+            Expr::Script(name, args) => call(name, args, scope, scripts, true),
+            other => other.eval(scope, scripts).map(Evaluated::Value),
         }
     }
 
@@ -500,7 +515,9 @@ impl Expr {
                     .collect::<Result<smallvec::SmallVec<[_; 4]>, _>>()?;
                 f.apply(vals)
             }
-            Expr::Script(name, args) => Cow::Owned(call(name, args, scope, scripts, true)?),
+            Expr::Script(name, args) => {
+                Cow::Owned(call(name, args, scope, scripts, true)?.into_owned())
+            }
             Expr::Rhai(ast, vars) => {
                 let bindings = vars
                     .iter()
@@ -671,22 +688,52 @@ fn add(a: Value, b: &Value) -> Value {
     }
 }
 
-/// Calls a pack function with its arguments evaluated in `scope`.
+/// Calls a pack function with its arguments evaluated in `scope`; the result of a
+/// memoised call is shared with the memo.
 fn call(
     name: &str,
     args: &[Expr],
     scope: &Scope,
     scripts: &Scripts,
     memoised: bool,
-) -> Result<Value, EvalError> {
+) -> Result<Evaluated<'static>, EvalError> {
     let vals = args
         .iter()
         .map(|a| a.eval(scope, scripts))
         .collect::<Result<smallvec::SmallVec<[_; 8]>, _>>()?;
     let refs: smallvec::SmallVec<[&Value; 8]> = vals.iter().map(|v| &**v).collect();
-    if memoised {
-        scripts.call(name, &refs)
+    Ok(if memoised {
+        Evaluated::Shared(scripts.call(name, &refs)?)
     } else {
-        scripts.call_unmemoised(name, &refs)
+        Evaluated::Value(Cow::Owned(scripts.call_unmemoised(name, &refs)?))
+    })
+}
+
+/// A value an expression evaluated to: borrowed from the context, made by the
+/// expression, or a pack function's result shared with its memo. Callers that only
+/// read it (status components) copy nothing.
+#[derive(Debug)]
+pub enum Evaluated<'a> {
+    Value(Cow<'a, Value>),
+    Shared(std::sync::Arc<Value>),
+}
+
+impl Evaluated<'_> {
+    pub fn into_owned(self) -> Value {
+        match self {
+            Evaluated::Value(v) => v.into_owned(),
+            Evaluated::Shared(v) => std::sync::Arc::unwrap_or_clone(v),
+        }
+    }
+}
+
+impl std::ops::Deref for Evaluated<'_> {
+    type Target = Value;
+
+    fn deref(&self) -> &Value {
+        match self {
+            Evaluated::Value(v) => v,
+            Evaluated::Shared(v) => v,
+        }
     }
 }

@@ -9,7 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, Hash, Hasher};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
 
@@ -29,7 +29,7 @@ pub struct Key(u64);
 struct Entry {
     function: Box<str>,
     args: Box<[Value]>,
-    result: Value,
+    result: Arc<Value>,
 }
 
 #[derive(Default)]
@@ -56,18 +56,18 @@ impl CallMemo {
         Some(Key(h.finish()))
     }
 
-    /// The remembered result of `function(args)`.
-    pub fn get(&self, key: Key, function: &str, args: &[&Value]) -> Option<Value> {
+    /// The remembered result of `function(args)`, shared.
+    pub fn get(&self, key: Key, function: &str, args: &[&Value]) -> Option<Arc<Value>> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
         let e = inner.entries.get(&key)?;
         (*e.function == *function
             && e.args.len() == args.len()
             && e.args.iter().zip(args).all(|(a, b)| a == *b))
-        .then(|| e.result.clone())
+        .then(|| Arc::clone(&e.result))
     }
 
     /// Remembers a successful call seen before whose result is small enough.
-    pub fn insert(&self, key: Key, function: &str, args: &[&Value], result: &Value) {
+    pub fn insert(&self, key: Key, function: &str, args: &[&Value], result: &Arc<Value>) {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         if inner.seen.len() >= SEEN {
             inner.seen.clear();
@@ -83,7 +83,7 @@ impl CallMemo {
             Entry {
                 function: function.into(),
                 args: args.iter().map(|a| (*a).clone()).collect(),
-                result: result.clone(),
+                result: Arc::clone(result),
             },
         );
     }
@@ -168,10 +168,11 @@ mod tests {
         let k = CallMemo::key("f", &[&a]).expect("small");
         assert_eq!(memo.get(k, "f", &[&a]), None);
         // the first occurrence leaves a fingerprint only, the second a copy
-        memo.insert(k, "f", &[&a], &json!("ready"));
+        let ready = Arc::new(json!("ready"));
+        memo.insert(k, "f", &[&a], &ready);
         assert_eq!(memo.get(k, "f", &[&a]), None);
-        memo.insert(k, "f", &[&a], &json!("ready"));
-        assert_eq!(memo.get(k, "f", &[&a]), Some(json!("ready")));
+        memo.insert(k, "f", &[&a], &ready);
+        assert_eq!(memo.get(k, "f", &[&a]), Some(ready));
         // another function, other arguments, or a differently typed value miss
         let b = json!({"found": true, "status": "Failed"});
         assert_ne!(CallMemo::key("g", &[&a]), Some(k));
@@ -191,7 +192,9 @@ mod tests {
         assert_eq!(CallMemo::key("f", &[&big]), None);
         let memo = CallMemo::default();
         let k = CallMemo::key("f", &[&json!(1)]).unwrap();
-        let result = Value::Array((0..=MAX_RESULT_NODES as i64).map(Value::from).collect());
+        let result = Arc::new(Value::Array(
+            (0..=MAX_RESULT_NODES as i64).map(Value::from).collect(),
+        ));
         memo.insert(k, "f", &[&json!(1)], &result);
         memo.insert(k, "f", &[&json!(1)], &result);
         assert_eq!(memo.len(), 0);
@@ -203,8 +206,9 @@ mod tests {
         for i in 0..=CAPACITY as i64 {
             let a = json!(i);
             let k = CallMemo::key("f", &[&a]).unwrap();
-            memo.insert(k, "f", &[&a], &a);
-            memo.insert(k, "f", &[&a], &a);
+            let result = Arc::new(a.clone());
+            memo.insert(k, "f", &[&a], &result);
+            memo.insert(k, "f", &[&a], &result);
         }
         assert_eq!(memo.len(), 1);
     }

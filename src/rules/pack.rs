@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::ast::{ExprText, RuleFile, Span};
 use super::diagnostic::{Code, Diagnostic, Sources};
-use super::expr::{self, CompileError, Expr, Names, Roots, Scope, truthy};
+use super::expr::{self, CompileError, Evaluated, Expr, Names, Roots, Scope, truthy};
 use super::merge::MergeRule;
 use super::native;
 use super::parse::parse_file;
@@ -296,17 +296,16 @@ impl RulePack {
         Ok(Some((obj, owned)))
     }
 
-    /// Evaluates an expression-valued rule in the plain context.
-    pub fn eval<'a>(&'a self, e: &'a Expr, ctx: &'a dyn Roots) -> Result<Value, EvalError> {
-        Ok(e.eval(
+    /// Evaluates an expression-valued rule in the plain context, for reading.
+    pub fn eval<'a>(&'a self, e: &'a Expr, ctx: &'a dyn Roots) -> Result<Evaluated<'a>, EvalError> {
+        e.eval_shared(
             &Scope {
                 ctx,
                 subject: None,
                 lets: &[],
             },
             &self.scripts,
-        )?
-        .into_owned())
+        )
     }
 }
 

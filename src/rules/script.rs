@@ -5,6 +5,7 @@
 
 use std::cell::Cell;
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rhai::{AST, Dynamic, Engine};
@@ -177,14 +178,15 @@ impl Scripts {
 
     /// Calls a pack function with JSON arguments under the sandbox limits; a call
     /// with small arguments made before returns the result it had.
-    pub fn call(&self, name: &str, args: &[&Value]) -> Result<Value, EvalError> {
+    /// The result is shared with the memo: a caller that only reads it copies nothing.
+    pub fn call(&self, name: &str, args: &[&Value]) -> Result<Arc<Value>, EvalError> {
         let key = CallMemo::key(name, args);
         if let Some(k) = key
             && let Some(v) = self.memo.get(k, name, args)
         {
             return Ok(v);
         }
-        let result = self.call_unmemoised(name, args)?;
+        let result = Arc::new(self.call_unmemoised(name, args)?);
         if let Some(k) = key {
             self.memo.insert(k, name, args, &result);
         }
@@ -340,7 +342,7 @@ mod tests {
         )]);
         assert!(diags.is_empty());
         assert_eq!(
-            scripts.call("f", &[&v]).unwrap(),
+            *scripts.call("f", &[&v]).unwrap(),
             serde_json::json!({"a": [1, 2.5, "x", null, true], "b": {"c": -2}, "d": "", "e": "z"})
         );
         assert!(matches!(
@@ -357,14 +359,19 @@ mod tests {
         // remembered from the second call on
         for _ in 0..3 {
             assert_eq!(
-                scripts.call("twice", &[&small]).unwrap(),
+                *scripts.call("twice", &[&small]).unwrap(),
                 serde_json::json!(42)
             );
         }
         assert_eq!(scripts.memo.len(), 1);
+        // a remembered result is handed out shared, not copied
+        assert!(Arc::ptr_eq(
+            &scripts.call("twice", &[&small]).unwrap(),
+            &scripts.call("twice", &[&small]).unwrap()
+        ));
         let one = serde_json::json!(1);
         assert_eq!(
-            scripts.call("twice", &[&one]).unwrap(),
+            *scripts.call("twice", &[&one]).unwrap(),
             serde_json::json!(2)
         );
         assert_eq!(scripts.memo.len(), 1);
