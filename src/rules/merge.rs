@@ -47,8 +47,9 @@ impl MergeRule {
         let mut provenance = vec![];
         // fold from the lowest layer up
         let mut acc = Value::Null;
+        let mut path = String::new();
         for (name, value) in layers.into_iter().rev() {
-            acc = self.combine(&self.strategy, "", acc, value, name, &mut provenance);
+            acc = self.combine(&self.strategy, &mut path, acc, value, name, &mut provenance);
         }
         provenance.sort_by(|a, b| a.0.cmp(&b.0));
         provenance.dedup_by(|b, a| {
@@ -66,10 +67,12 @@ impl MergeRule {
         })
     }
 
+    /// Merges `high` over `base` at `path` (a buffer the recursion extends and
+    /// restores, so that walking a value allocates no path per field).
     fn combine(
         &self,
         strategy: &Strategy,
-        path: &str,
+        path: &mut String,
         base: Value,
         high: Value,
         layer: &Arc<str>,
@@ -113,26 +116,27 @@ impl MergeRule {
                 ),
                 (Value::Object(mut b), Value::Object(h)) => {
                     for (k, hv) in h {
-                        let child = if path.is_empty() {
-                            k.clone()
-                        } else {
-                            format!("{path}.{k}")
-                        };
+                        let len = path.len();
+                        if !path.is_empty() {
+                            path.push('.');
+                        }
+                        path.push_str(&k);
                         let bv = b.remove(&k).unwrap_or(Value::Null);
-                        let strategy = self.at.iter().find(|(p, _)| *p == child).map(|(_, s)| s);
+                        let strategy = self.at.iter().find(|(p, _)| p == path).map(|(_, s)| s);
                         let merged = match strategy {
-                            Some(s) => self.combine(s, &child, bv, hv, layer, prov),
+                            Some(s) => self.combine(s, path, bv, hv, layer, prov),
                             None => self.combine(
                                 &Strategy::Deep {
                                     skip_zero: *skip_zero,
                                 },
-                                &child,
+                                path,
                                 bv,
                                 hv,
                                 layer,
                                 prov,
                             ),
                         };
+                        path.truncate(len);
                         b.insert(k, merged);
                     }
                     Value::Object(b)
