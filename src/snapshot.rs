@@ -4,7 +4,12 @@
 //! objects.
 
 use crate::json_path::At as _;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
+
+/// The snapshot's indexes are looked up a few dozen times a plan, by keys the
+/// cluster's users choose: a fast hash with a random seed.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::ops::Deref;
 use std::sync::Arc;
 
@@ -188,7 +193,8 @@ fn controller_uid(obj: &Value) -> Option<&str> {
 /// Objects by kind, then by (namespace, name); plus the indexes the planner needs.
 #[derive(Debug, Default, Clone)]
 pub struct Snapshot {
-    objects: HashMap<String, BTreeMap<Key, Stored>>,
+    /// Kind → namespace ("" for cluster-scoped) → name → object.
+    objects: HashMap<String, BTreeMap<String, BTreeMap<String, Stored>>>,
     /// Controller owner `uid` → the objects it controls.
     controlled: HashMap<String, Vec<Stored>>,
     /// Namespace → model name → namespaced templates, in list order.
@@ -250,10 +256,14 @@ impl Snapshot {
         } else {
             obj.namespace().to_string()
         };
-        let by_key = self.objects.entry(kind.clone()).or_default();
-        let key = (ns, name);
-        if by_key.contains_key(&key) {
-            self.duplicates.push((kind, key.0, key.1));
+        let by_name = self
+            .objects
+            .entry(kind.clone())
+            .or_default()
+            .entry(ns.clone())
+            .or_default();
+        if by_name.contains_key(&name) {
+            self.duplicates.push((kind, ns, name));
             return;
         }
         if let Some(uid) = obj.controller() {
@@ -262,7 +272,7 @@ impl Snapshot {
                 .or_default()
                 .push(obj.clone());
         }
-        by_key.insert(key, obj);
+        by_name.insert(name, obj);
     }
 
     fn reindex(&mut self) {
@@ -270,7 +280,8 @@ impl Snapshot {
         self.cluster_templates_by_model.clear();
         self.models_by_image.clear();
         for kind in ["AIMServiceTemplate", "AIMClusterServiceTemplate"] {
-            for ((ns, _), t) in self.objects.get(kind).into_iter().flatten() {
+            let by_namespace = self.objects.get(kind).into_iter().flatten();
+            for (ns, t) in by_namespace.flat_map(|(ns, b)| b.values().map(move |t| (ns, t))) {
                 let t = t.obj().into_arc();
                 let model = str_at(&t, "/spec/modelName").to_string();
                 let by_model = if kind == "AIMClusterServiceTemplate" {
@@ -282,7 +293,8 @@ impl Snapshot {
             }
         }
         for kind in ["AIMModel", "AIMClusterModel"] {
-            for m in self.objects.get(kind).into_iter().flat_map(|b| b.values()) {
+            let by_namespace = self.objects.get(kind).into_iter().flatten();
+            for m in by_namespace.flat_map(|(_, b)| b.values()) {
                 let m = m.obj().into_arc();
                 let image = str_at(&m, "/spec/image").to_string();
                 self.models_by_image.entry(image).or_default().push(m);
@@ -381,9 +393,7 @@ impl Snapshot {
         } else {
             namespace
         };
-        self.objects
-            .get(kind)?
-            .get(&(ns.to_string(), name.to_string()))
+        self.objects.get(kind)?.get(ns)?.get(name)
     }
 
     /// Every object of any kind, by namespace then name.
@@ -408,15 +418,19 @@ impl Snapshot {
         kind: &str,
         namespace: Option<&'n str>,
     ) -> impl Iterator<Item = (&'a str, &'a str, &'a Stored)> + use<'a, 'n> {
+        let namespaces = match namespace {
+            None => (Bound::Unbounded, Bound::Unbounded),
+            Some(n) => (Bound::Included(n), Bound::Included(n)),
+        };
         self.objects
             .get(kind)
             .into_iter()
-            .flat_map(move |b| {
-                let start = (namespace.unwrap_or_default().to_string(), String::new());
-                b.range(start..)
-                    .take_while(move |((ns, _), _)| namespace.is_none_or(|n| n == ns))
+            .flat_map(move |b| b.range::<str, _>(namespaces))
+            .flat_map(|(ns, by_name)| {
+                by_name
+                    .iter()
+                    .map(move |(name, v)| (ns.as_str(), name.as_str(), v))
             })
-            .map(|((ns, name), v)| (ns.as_str(), name.as_str(), v))
     }
 
     /// Objects whose controller owner reference names `uid`, of any kind.

@@ -6,7 +6,6 @@
 //! apply gate. It is pure: the clock is the `now` argument, so the same inputs always
 //! give the same status and tests can pin the 10 s grace period.
 
-use std::collections::HashMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -329,22 +328,19 @@ impl Condition {
     /// gives), its strings moved rather than copied: every plan writes every
     /// condition of its object.
     pub fn into_value(self) -> serde_json::Value {
-        // in key order: a map is built from sorted entries in one pass
-        let fields: [(&str, serde_json::Value); 6] = [
-            ("lastTransitionTime", self.last_transition_time.into()),
-            ("message", self.message.into()),
-            ("observedGeneration", self.observed_generation.into()),
-            ("reason", self.reason.into()),
-            ("status", self.status.as_str().into()),
-            ("type", self.type_.into()),
-        ];
-        serde_json::Value::Object(
-            fields
-                .into_iter()
-                .filter(|(k, v)| *k != "observedGeneration" || !v.is_null())
-                .map(|(k, v)| (k.to_string(), v))
-                .collect(),
-        )
+        let mut m = serde_json::Map::new();
+        m.insert("type".into(), self.type_.into());
+        m.insert("status".into(), self.status.as_str().into());
+        m.insert("reason".into(), self.reason.into());
+        m.insert("message".into(), self.message.into());
+        m.insert(
+            "lastTransitionTime".into(),
+            self.last_transition_time.into(),
+        );
+        if let Some(g) = self.observed_generation {
+            m.insert("observedGeneration".into(), g.into());
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -743,10 +739,10 @@ fn ready_and_root_status(
     }
 
     // b. Scan component conditions in stored order; later records of a name win.
-    let mut states: HashMap<&str, (Status, Dependency)> = HashMap::new();
-    for c in components {
-        states.insert(c.component.as_str(), (c.effective_state(), c.dependency));
-    }
+    let states: Vec<(&str, (Status, Dependency))> = components
+        .iter()
+        .map(|c| (c.component.as_str(), (c.effective_state(), c.dependency)))
+        .collect();
     let mut all_ready = true;
     let mut worst = Status::Ready;
     let mut first_error: Option<(String, String, String)> = None;
@@ -755,7 +751,11 @@ fn ready_and_root_status(
             continue;
         }
         let name = cond.type_.strip_suffix(READY_SUFFIX).unwrap_or(&cond.type_);
-        let current = states.get(name).copied();
+        let current = states
+            .iter()
+            .rev()
+            .find(|(n, _)| *n == name)
+            .map(|(_, s)| *s);
         let comp_status = match cond.status {
             ConditionStatus::True => Status::Ready,
             ConditionStatus::False | ConditionStatus::Unknown => match current {
