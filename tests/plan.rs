@@ -51,3 +51,52 @@ fn reselect_ignores_the_sticky_resolution() {
         "choosing afresh follows the GPU tier list"
     );
 }
+
+/// A state that never went through an API server is checked against the CRD schema:
+/// a spec the server would reject fails the service (and names the field); the status
+/// is the controller's own and is not what the user wrote.
+#[test]
+fn a_spec_the_schema_rejects_fails_the_service_and_a_foreign_status_field_does_not() {
+    let pack = RulePack::builtin().unwrap();
+    let plan = |svc: Value| {
+        let snap = Snapshot::new(vec![svc.clone()]);
+        service::plan_with(
+            &snap,
+            &pack,
+            &svc,
+            "2026-01-01T00:00:00Z",
+            &Settings::default(),
+        )
+    };
+    let svc = |spec: Value, status: Value| {
+        json!({"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMService",
+            "metadata": {"name": "s", "namespace": "team", "uid": "uid-s"},
+            "spec": spec, "status": status})
+    };
+    let config_valid = |status: &Value| {
+        status["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == "ConfigValid")
+            .cloned()
+            .unwrap()
+    };
+
+    let rejected = plan(svc(json!({"model": {"name": "m"}, "bogus": 1}), json!({})));
+    let cond = config_valid(&rejected.status);
+    assert_eq!(cond["status"], "False");
+    assert_eq!(cond["reason"], "InvalidSpec");
+    assert!(
+        rejected.trace.notes.iter().any(|n| n.contains("/spec")),
+        "{:?}",
+        rejected.trace.notes
+    );
+    assert_eq!(rejected.status["status"], "Failed");
+
+    let foreign_status = plan(svc(json!({"model": {"name": "m"}}), json!({"bogus": 1})));
+    assert_ne!(
+        config_valid(&foreign_status.status)["reason"],
+        "InvalidSpec"
+    );
+}

@@ -44,23 +44,35 @@ pub fn as_json_schema(schema: &Value, root: bool) -> Value {
 /// Every violation of the kind's CRD schema, as `<path>: <message>`.
 pub fn violations(kind: AimKind, value: &Value) -> Vec<String> {
     static VALIDATORS: OnceLock<HashMap<AimKind, Option<jsonschema::Validator>>> = OnceLock::new();
-    let all = VALIDATORS.get_or_init(|| {
-        AimKind::ALL
-            .into_iter()
-            .map(|k| {
-                (
-                    k,
-                    jsonschema::validator_for(&as_json_schema(k.schema(), true)).ok(),
-                )
-            })
-            .collect()
-    });
-    match all.get(&kind).and_then(Option::as_ref) {
+    let all = VALIDATORS.get_or_init(|| validators(|schema| as_json_schema(schema, true)));
+    check(all.get(&kind).and_then(Option::as_ref), value, "")
+}
+
+/// Every violation of the kind's CRD schema by a `spec`, as `/spec<path>: <message>`:
+/// what a planner checks of the object it plans (its status is the controller's own).
+pub fn spec_violations(kind: AimKind, spec: &Value) -> Vec<String> {
+    static VALIDATORS: OnceLock<HashMap<AimKind, Option<jsonschema::Validator>>> = OnceLock::new();
+    let all = VALIDATORS
+        .get_or_init(|| validators(|schema| as_json_schema(&schema["properties"]["spec"], false)));
+    check(all.get(&kind).and_then(Option::as_ref), spec, "/spec")
+}
+
+fn validators(
+    schema_of: impl Fn(&Value) -> Value,
+) -> HashMap<AimKind, Option<jsonschema::Validator>> {
+    AimKind::ALL
+        .into_iter()
+        .map(|k| (k, jsonschema::validator_for(&schema_of(k.schema())).ok()))
+        .collect()
+}
+
+fn check(validator: Option<&jsonschema::Validator>, value: &Value, prefix: &str) -> Vec<String> {
+    match validator {
         // the common case: `is_valid` stops at the first error and builds none
         Some(v) if v.is_valid(value) => vec![],
         Some(v) => v
             .iter_errors(value)
-            .map(|e| format!("{}: {e}", e.instance_path()))
+            .map(|e| format!("{prefix}{}: {e}", e.instance_path()))
             .collect(),
         None => vec![],
     }

@@ -103,7 +103,7 @@ pub fn plan_with(
         .unwrap_or_default();
     let generation = at(svc, "/metadata/generation").and_then(Value::as_i64);
     // values the API server would have rejected (a state that never went through one)
-    let violations = crate::api::validation::violations(crate::api::AimKind::Service, svc);
+    let violations = crate::api::validation::spec_violations(crate::api::AimKind::Service, spec);
     if !violations.is_empty() {
         let message = format!("spec rejected by the CRD schema: {}", violations.join("; "));
         trace.notes.push(message.clone());
