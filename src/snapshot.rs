@@ -6,14 +6,14 @@
 use crate::json_path::At as _;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
-
-/// The snapshot's indexes are looked up a few dozen times a plan, by keys the
-/// cluster's users choose: a fast hash with a random seed.
-type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 use std::ops::Deref;
 use std::sync::Arc;
 
 use serde_json::Value;
+
+/// The snapshot's indexes are looked up a few dozen times a plan, by keys the
+/// cluster's users choose: a fast hash with a random seed.
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Kinds whose objects are cluster-scoped (no namespace in their key).
 const CLUSTER_SCOPED: &[&str] = &[

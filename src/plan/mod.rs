@@ -33,8 +33,7 @@ pub struct Plan {
     /// Objects to server-side apply, sorted by apiVersion, kind, namespace, name.
     pub objects: Vec<Value>,
     /// The status the reconciled object's controller would write. The object itself
-    /// is the caller's: copying it into every plan (and freeing it after) was a tenth
-    /// of planning a service.
+    /// is the caller's ([`Planned`]): a plan does not copy it.
     pub status: Value,
     pub events: Vec<EventRecord>,
     /// An error class that forbids applying anything this round (status still written).
