@@ -519,8 +519,8 @@ fn is_observation(obj: &Value) -> bool {
     str_at(obj, "/apiVersion").starts_with(OBSERVATION_GROUP)
 }
 
-/// An object's labels as a map.
-pub fn labels(obj: &Value) -> BTreeMap<String, String> {
+/// A node's labels as a map (what the GPU inventory reads).
+fn labels(obj: &Value) -> BTreeMap<String, String> {
     obj.at("/metadata/labels")
         .and_then(Value::as_object)
         .map(|m| {

@@ -369,8 +369,10 @@ pub fn context<'a>(
     // derived template (service-reconcile.md §7.2)
     let derived_name = template_obj.and_then(|t| {
         let ovr = spec.get("overrides").filter(|o| is_set(o))?;
-        let labels = crate::snapshot::labels(t);
-        let derived = labels.get("aim.eai.amd.com/origin").map(String::as_str) == Some("derived");
+        let derived = at(t, "/metadata/labels")
+            .and_then(|l| l.get("aim.eai.amd.com/origin"))
+            .and_then(Value::as_str)
+            == Some("derived");
         (t["kind"] == "AIMServiceTemplate" && s(t, "/status/status") == "Ready" && !derived)
             .then(|| naming::derived_template_name(s(t, "/metadata/name"), ovr))
             .flatten()

@@ -323,12 +323,7 @@ impl Selection {
         let reads: Vec<&Value> = self
             .reads
             .iter()
-            .map(|(root, fields)| {
-                fields
-                    .iter()
-                    .try_fold(ctx.root(root)?, |v, f| v.get(f))
-                    .filter(|v| !v.is_null())
-            })
+            .map(|(root, fields)| fields.iter().try_fold(ctx.root(root)?, |v, f| v.get(f)))
             .map(|v| v.unwrap_or(&Value::Null))
             .collect();
         let mut h = foldhash::fast::FixedState::with_seed(0).build_hasher();
