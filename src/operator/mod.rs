@@ -10,6 +10,7 @@
 pub mod apply;
 pub mod cache;
 pub mod controller;
+pub mod events;
 pub mod health;
 pub mod kinds;
 pub mod leader;
@@ -275,8 +276,7 @@ async fn operate(options: Options) -> Result<(), Error> {
         tokio::spawn(reload::poll_folder(dir, reloader.clone()));
     }
     if let Some((ns, name)) = configmap {
-        let recorder =
-            kube::runtime::events::Recorder::new(client.clone(), reload::reporter(&identity));
+        let recorder = events::Recorder::new(client.clone(), reload::reporter(&identity));
         let leader_view = shared.clone();
         tokio::spawn(reload::watch_configmap(
             client.clone(),

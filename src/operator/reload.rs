@@ -15,13 +15,14 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::Api;
 use kube::runtime::WatchStreamExt;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::{Event, EventType, Reporter};
 use kube::runtime::watcher::{self, Event as WatchEvent};
 use kube::{Client, Resource};
 use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;
 use tracing::{error, info, warn};
 
+use super::events::Recorder;
 use super::metrics::{Metrics, ResultLabel};
 use crate::rules::diagnostic::{Format, render};
 use crate::rules::{LoadError, RulePack, SharedPack};

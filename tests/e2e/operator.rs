@@ -867,6 +867,30 @@ fn operator_keeps_the_last_good_pack_when_the_configmap_breaks() {
             .find(|l| l.starts_with("aimctl_rule_pack_info")),
         "the active pack is unchanged"
     );
+    // A second broken edit is a repeat: counted into the first Event's series.
+    let mut data = pack_data();
+    data.insert(
+        "zz-broken.rules".into(),
+        Value::String("rank gpu_tier = [[\n".into()),
+    );
+    stand.set_pack(data);
+    let repeated = eventually(CONVERGE, "the Warning Event's series to count 2", || {
+        stand
+            .items("events.events.k8s.io")
+            .into_iter()
+            .find(|e| s(e, "/metadata/name") == s(&event, "/metadata/name"))
+            .filter(|e| e.pointer("/series/count") == Some(&json!(2)))
+    });
+    assert!(
+        repeated.pointer("/series/lastObservedTime").is_some(),
+        "{repeated:#}"
+    );
+    let pack_events = stand
+        .items("events.events.k8s.io")
+        .into_iter()
+        .filter(|e| s(e, "/regarding/name") == "aimctl-rules")
+        .count();
+    assert_eq!(pack_events, 1, "a repeat makes no new Event");
     // ... and it still plans.
     stand.apply(&stand.service("chat"));
     stand.converge("chat");
