@@ -144,8 +144,12 @@ impl Roots for Value {
 pub struct Scope<'a> {
     pub ctx: &'a dyn Roots,
     pub subject: Option<&'a Value>,
-    pub lets: &'a [Value],
+    pub lets: &'a [Let],
 }
+
+/// A `let`'s value: a pack call's result stays shared with the memo (an output's
+/// InferenceService shape is read, never changed).
+pub type Let = Evaluated<'static>;
 
 /// Compiles an expression: natively when it is in the subset, else with Rhai.
 pub fn compile(text: &str, names: &Names, scripts: &Scripts) -> Result<Expr, CompileError> {
@@ -409,7 +413,7 @@ impl Expr {
             Expr::Root(slot, name) => {
                 Cow::Borrowed(scope.ctx.root_at(*slot, name).unwrap_or(&NULL))
             }
-            Expr::Let(i) => Cow::Borrowed(scope.lets.get(*i).unwrap_or(&NULL)),
+            Expr::Let(i) => Cow::Borrowed(scope.lets.get(*i).map_or(&NULL, |l| &**l)),
             Expr::Field(e, name) => match e.eval(scope, scripts)? {
                 Cow::Borrowed(v) => Cow::Borrowed(v.get(name).unwrap_or(&NULL)),
                 Cow::Owned(mut v) => {
@@ -527,7 +531,7 @@ impl Expr {
                         }
                         Binding::Let(i, n) => (
                             n.clone(),
-                            scope.lets.get(*i).cloned().unwrap_or(Value::Null),
+                            scope.lets.get(*i).map_or(Value::Null, |l| (**l).clone()),
                         ),
                         Binding::Subject(n) => {
                             (n.clone(), scope.subject.cloned().unwrap_or(Value::Null))
@@ -724,6 +728,27 @@ impl Evaluated<'_> {
             Evaluated::Value(v) => v.into_owned(),
             Evaluated::Shared(v) => std::sync::Arc::unwrap_or_clone(v),
         }
+    }
+
+    /// The value, no longer borrowing what it was evaluated from: a shared result
+    /// stays shared, a borrowed value is copied.
+    pub fn detach(self) -> Let {
+        match self {
+            Evaluated::Value(v) => Evaluated::Value(Cow::Owned(v.into_owned())),
+            Evaluated::Shared(v) => Evaluated::Shared(v),
+        }
+    }
+}
+
+impl PartialEq for Evaluated<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        **self == **other
+    }
+}
+
+impl serde::Serialize for Evaluated<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        (**self).serialize(s)
     }
 }
 

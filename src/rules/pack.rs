@@ -269,7 +269,7 @@ impl RulePack {
         let mut lets = Vec::with_capacity(out.lets.len());
         for l in &out.lets {
             let v = l
-                .eval(
+                .eval_shared(
                     &Scope {
                         ctx,
                         subject: None,
@@ -277,7 +277,7 @@ impl RulePack {
                     },
                     &self.scripts,
                 )?
-                .into_owned();
+                .detach();
             lets.push(v);
         }
         scope.lets = &lets;

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::expr::{Expr, PathStart, Roots, Scope, truthy};
+use super::expr::{Expr, Let, PathStart, Roots, Scope, truthy};
 use super::native::text;
 use super::pack::RankTable;
 use super::script::{EvalError, Scripts};
@@ -109,7 +109,7 @@ struct Own {
 struct Facts {
     name: Arc<str>,
     kind: Arc<str>,
-    lets: Arc<[Value]>,
+    lets: Arc<[Let]>,
     /// Per stage: `None` (or no entry) when the pipeline is to evaluate the stage;
     /// else the candidate's rejection reason, if it is rejected. Errors wait until the
     /// stage is reached.
@@ -201,7 +201,7 @@ pub struct Verdict {
     pub kind: Arc<str>,
     /// Derived values, in the order of [`SelectionResult::value_names`]; shared with
     /// the memo and every other plan of the snapshot.
-    pub values: Arc<[Value]>,
+    pub values: Arc<[Let]>,
     /// The stage that removed the candidate and its reason.
     pub rejected: Option<(Arc<str>, Arc<str>)>,
     /// Shared with the memo, like the values.
@@ -510,14 +510,14 @@ impl Selection {
         candidate: &Value,
         shared: bool,
     ) -> Result<Facts, EvalError> {
-        let mut lets: Vec<Value> = Vec::with_capacity(self.lets.len());
+        let mut lets: Vec<Let> = Vec::with_capacity(self.lets.len());
         for (_, e) in &self.lets {
             let scope = Scope {
                 ctx,
                 subject: Some(candidate),
                 lets: &lets,
             };
-            let v = e.eval(&scope, scripts)?.into_owned();
+            let v = e.eval_shared(&scope, scripts)?.detach();
             lets.push(v);
         }
         let scope = Scope {
