@@ -140,6 +140,18 @@ impl Stored {
         }
     }
 
+    /// (kind, namespace, name), the namespace empty for cluster-scoped kinds: where
+    /// the snapshot holds it.
+    fn key(&self) -> (&str, &str, &str) {
+        let kind = self.kind();
+        let ns = if is_cluster_scoped(kind) {
+            ""
+        } else {
+            self.namespace()
+        };
+        (kind, ns, self.name())
+    }
+
     fn controller(&self) -> Option<&str> {
         match self {
             Stored::Tree(v) => controller_uid(v),
@@ -190,13 +202,17 @@ fn controller_uid(obj: &Value) -> Option<&str> {
         .as_str()
 }
 
+/// The objects of one kind in one namespace, by name: shared by the operator's
+/// successive snapshots until a change touches it.
+type Bucket = BTreeMap<Arc<str>, Stored>;
+
 /// Objects by kind, then by (namespace, name); plus the indexes the planner needs.
 #[derive(Debug, Default, Clone)]
 pub struct Snapshot {
     /// Kind → namespace ("" for cluster-scoped) → name → object.
-    objects: HashMap<String, BTreeMap<String, BTreeMap<String, Stored>>>,
+    objects: HashMap<String, BTreeMap<Arc<str>, Arc<Bucket>>>,
     /// Controller owner `uid` → the objects it controls.
-    controlled: HashMap<String, Vec<Stored>>,
+    controlled: HashMap<Arc<str>, Arc<[Stored]>>,
     /// Namespace → model name → namespaced templates, in list order.
     templates_by_model: HashMap<String, HashMap<String, Vec<Arc<Value>>>>,
     /// Model name → cluster templates, in list order.
@@ -242,6 +258,32 @@ impl Snapshot {
         s
     }
 
+    /// The snapshot after `changes` (an object's version before and after each; none
+    /// before = created, none after = deleted). Buckets and objects the changes do not
+    /// touch are shared with `self`, so the operator's rebuild after a batch costs the
+    /// batch and the small derived indexes, not the cluster.
+    pub fn updated<'a>(
+        &self,
+        changes: impl IntoIterator<Item = (Option<&'a Stored>, Option<&'a Stored>)>,
+    ) -> Snapshot {
+        let mut s = Snapshot {
+            objects: self.objects.clone(),
+            controlled: self.controlled.clone(),
+            observations: self.observations.clone(),
+            ..Snapshot::default()
+        };
+        for (old, new) in changes {
+            if let Some(o) = new.or(old) {
+                s.remove(o, old);
+            }
+            if let Some(n) = new {
+                s.insert(n.clone());
+            }
+        }
+        s.reindex();
+        s
+    }
+
     fn insert(&mut self, obj: Stored) {
         if let Stored::Tree(t) = &obj
             && is_observation(t)
@@ -249,30 +291,67 @@ impl Snapshot {
             self.observations.push(t.clone());
             return;
         }
-        let kind = obj.kind().to_string();
-        let name = obj.name().to_string();
-        let ns = if is_cluster_scoped(&kind) {
-            String::new()
-        } else {
-            obj.namespace().to_string()
-        };
-        let by_name = self
+        let (kind, ns, name) = obj.key();
+        let bucket = self
             .objects
-            .entry(kind.clone())
+            .entry(kind.to_string())
             .or_default()
-            .entry(ns.clone())
+            .entry(ns.into())
             .or_default();
-        if by_name.contains_key(&name) {
-            self.duplicates.push((kind, ns, name));
+        if bucket.contains_key(name) {
+            self.duplicates
+                .push((kind.to_string(), ns.to_string(), name.to_string()));
             return;
         }
         if let Some(uid) = obj.controller() {
-            self.controlled
-                .entry(uid.to_string())
-                .or_default()
-                .push(obj.clone());
+            let owned = self.controlled.entry(uid.into()).or_default();
+            *owned = owned.iter().cloned().chain([obj.clone()]).collect();
         }
-        by_name.insert(name, obj);
+        Arc::make_mut(bucket).insert(name.into(), obj);
+    }
+
+    /// Removes the object held under `obj`'s key, whatever its version; an observation
+    /// is removed by identity (`old`, the version the snapshot holds).
+    fn remove(&mut self, obj: &Stored, old: Option<&Stored>) {
+        if let Stored::Tree(t) = obj
+            && is_observation(t)
+        {
+            if let Some(Stored::Tree(old)) = old {
+                self.observations.retain(|o| !Arc::ptr_eq(o, old));
+            }
+            return;
+        }
+        let (kind, ns, name) = obj.key();
+        let Some(by_ns) = self.objects.get_mut(kind) else {
+            return;
+        };
+        let Some(bucket) = by_ns.get_mut(ns) else {
+            return;
+        };
+        if !bucket.contains_key(name) {
+            return;
+        }
+        let held = Arc::make_mut(bucket).remove(name);
+        if bucket.is_empty() {
+            by_ns.remove(ns);
+            if by_ns.is_empty() {
+                self.objects.remove(kind);
+            }
+        }
+        if let Some(uid) = held.as_ref().and_then(Stored::controller)
+            && let Some(owned) = self.controlled.get_mut(uid)
+        {
+            let rest: Arc<[Stored]> = owned
+                .iter()
+                .filter(|o| o.key() != (kind, ns, name))
+                .cloned()
+                .collect();
+            if rest.is_empty() {
+                self.controlled.remove(uid);
+            } else {
+                *owned = rest;
+            }
+        }
     }
 
     fn reindex(&mut self) {
@@ -287,7 +366,7 @@ impl Snapshot {
                 let by_model = if kind == "AIMClusterServiceTemplate" {
                     &mut self.cluster_templates_by_model
                 } else {
-                    self.templates_by_model.entry(ns.clone()).or_default()
+                    self.templates_by_model.entry(ns.to_string()).or_default()
                 };
                 by_model.entry(model).or_default().push(t);
             }
@@ -426,11 +505,7 @@ impl Snapshot {
             .get(kind)
             .into_iter()
             .flat_map(move |b| b.range::<str, _>(namespaces))
-            .flat_map(|(ns, by_name)| {
-                by_name
-                    .iter()
-                    .map(move |(name, v)| (ns.as_str(), name.as_str(), v))
-            })
+            .flat_map(|(ns, by_name)| by_name.iter().map(move |(name, v)| (&**ns, &**name, v)))
     }
 
     /// Objects whose controller owner reference names `uid`, of any kind.
@@ -543,6 +618,100 @@ mod tests {
                             "ownerReferences": [{"uid": "other", "controller": false},
                                                 {"uid": owner, "controller": true}]},
                "spec": {"predictor": {"minReplicas": 1}}})
+    }
+
+    /// Everything a planner can read of a snapshot, as plain values.
+    fn view(s: &Snapshot, uids: &[&str]) -> Value {
+        let kinds: Vec<String> = s.kinds().into_iter().map(String::from).collect();
+        let by_kind: serde_json::Map<String, Value> = kinds
+            .iter()
+            .map(|k| (k.clone(), s.read_all(k).map(|o| (**o).clone()).collect()))
+            .collect();
+        let owned: Vec<Value> = uids
+            .iter()
+            .map(|u| s.controlled_by(u).map(|o| (**o).clone()).collect())
+            .collect();
+        let mut logs: Vec<Value> = s.observations("PodLog").map(|o| (**o).clone()).collect();
+        logs.sort_by_key(|l| l.to_string());
+        json!({
+            "objects": by_kind,
+            "owned": owned,
+            "templates": s.templates_for_model("ns", "m").map(|t| (**t).clone()).collect::<Vec<_>>(),
+            "models": s.models_with_image("img").iter().map(|m| (**m).clone()).collect::<Vec<_>>(),
+            "cluster": s.cluster,
+            "logs": logs,
+        })
+    }
+
+    #[test]
+    fn an_updated_snapshot_reads_as_one_built_from_scratch() {
+        let template = |model: &str| {
+            json!({"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMServiceTemplate",
+                   "metadata": {"namespace": "ns", "name": "t"}, "spec": {"modelName": model}})
+        };
+        let model = json!({"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMClusterModel",
+                           "metadata": {"name": "m"}, "spec": {"image": "img"}});
+        let node = |gpu: &str| {
+            json!({"apiVersion": "v1", "kind": "Node",
+                   "metadata": {"name": "n1", "labels": {"amd.com/gpu.product-name": gpu}}})
+        };
+        let log = |text: &str| {
+            json!({"apiVersion": "observation.aimctl.dev/v1", "kind": "PodLog",
+                   "metadata": {"namespace": "ns", "name": "p"}, "log": text})
+        };
+        let mut moved = isvc("b", "uid-c");
+        moved["metadata"]["resourceVersion"] = json!("8");
+        let before: Vec<Stored> = [
+            isvc("a", "uid-a"),
+            isvc("b", "uid-b"),
+            isvc("gone", "uid-a"),
+            template("m"),
+            model.clone(),
+            node("AMD Instinct MI300X"),
+            log("one"),
+        ]
+        .into_iter()
+        .map(Stored::of)
+        .collect();
+        let after: Vec<Stored> = [
+            isvc("a", "uid-a"),
+            moved,
+            isvc("new", "uid-a"),
+            template("other"),
+            model,
+            node("AMD Instinct MI325X"),
+            log("two"),
+        ]
+        .into_iter()
+        .map(Stored::of)
+        .collect();
+        // a's version is unchanged: no change for it, as the operator's cache reports
+        let changes: Vec<(Option<&Stored>, Option<&Stored>)> = vec![
+            (Some(&before[1]), Some(&after[1])),
+            (Some(&before[2]), None),
+            (None, Some(&after[2])),
+            (Some(&before[3]), Some(&after[3])),
+            (Some(&before[5]), Some(&after[5])),
+            (Some(&before[6]), Some(&after[6])),
+        ];
+        let old = Snapshot::shared(before.clone());
+        let updated = old.updated(changes);
+        let uids = ["uid-a", "uid-b", "uid-c"];
+        let scratch = Snapshot::shared(after);
+        assert_eq!(view(&updated, &uids), view(&scratch, &uids));
+        assert_ne!(
+            view(&old, &uids),
+            view(&scratch, &uids),
+            "the changes change it"
+        );
+        // the snapshot it was updated from reads as before
+        assert_eq!(view(&old, &uids), view(&Snapshot::shared(before), &uids));
+        // and a bucket no change touched is shared, not copied
+        let (o, u) = (
+            &old.objects["AIMClusterModel"][""],
+            &updated.objects["AIMClusterModel"][""],
+        );
+        assert!(Arc::ptr_eq(o, u));
     }
 
     #[test]

@@ -375,19 +375,23 @@ impl Folder {
         }
     }
 
-    /// Rebuilds the snapshot, updates the controllers' stores, swaps the snapshot in
-    /// and announces the batch — in that order.
+    /// Builds the snapshot (the first time from every object, then from the last one
+    /// and the batch's changes), updates the controllers' stores, swaps the snapshot
+    /// in and announces the batch — in that order.
     fn publish(&mut self, first: bool) {
         let started = Instant::now();
-        let objects: Vec<Stored> = self
-            .scopes
-            .iter()
-            .flat_map(|s| s.live.values().cloned())
-            .chain(self.observed.values().cloned().map(Stored::Tree))
-            .collect();
-        let count = objects.len();
-        let snapshot = Arc::new(Snapshot::shared(objects));
         let changes = std::mem::take(&mut self.pending);
+        let snapshot = Arc::new(if first {
+            Snapshot::shared(
+                (self.scopes.iter())
+                    .flat_map(|s| s.live.values().cloned())
+                    .chain(self.observed.values().cloned().map(Stored::Tree)),
+            )
+        } else {
+            (self.cache.snapshot.load())
+                .updated(changes.iter().map(|c| (c.old.as_ref(), c.new.as_ref())))
+        });
+        let count = self.scopes.iter().map(|s| s.live.len()).sum::<usize>() + self.observed.len();
         for (kind, writer) in &mut self.writers {
             if first {
                 writer.apply_watcher_event(&Event::Init);
