@@ -43,7 +43,7 @@ cleanup() {
   local rc=$?
   [ -n "$op_pid" ] && kill "$op_pid" 2>/dev/null && wait "$op_pid" 2>/dev/null || true
   "$EMU/stop" --kubeconfig "$work/kubeconfig" >/dev/null 2>&1 || true
-  if [ $rc -eq 0 ]; then rm -rf "$work"; else echo "operator.sh: kept $work (operator.log; kubeconfig.log is the emulator's)" >&2; fi
+  if [ $rc -eq 0 ] && [ -z "${KEEP:-}" ]; then rm -rf "$work"; else echo "operator.sh: kept $work (operator.log; kubeconfig.log is the emulator's)" >&2; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
