@@ -259,9 +259,10 @@ impl Snapshot {
     }
 
     /// The snapshot after `changes` (an object's version before and after each; none
-    /// before = created, none after = deleted). Buckets and objects the changes do not
-    /// touch are shared with `self`, so the operator's rebuild after a batch costs the
-    /// batch and the small derived indexes, not the cluster.
+    /// before = created, none after = deleted). Buckets the changes do not touch are
+    /// shared with `self` and a touched one is copied once, so the operator's update
+    /// after a batch costs the batch, the small derived indexes and a shallow copy of
+    /// the bucket and owner maps, not an index entry per object.
     pub fn updated<'a>(
         &self,
         changes: impl IntoIterator<Item = (Option<&'a Stored>, Option<&'a Stored>)>,
