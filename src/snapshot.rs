@@ -134,23 +134,27 @@ mod packed {
         static CONTEXTS: RefCell<Contexts> = const { RefCell::new(Vec::new()) };
     }
 
-    /// Runs `f` with this thread's contexts for the kind's dictionary, made from
-    /// `first` when the kind has none yet; `None` when zstd refuses the dictionary.
+    /// Runs `f` with this thread's contexts for the kind's dictionary; a packer's
+    /// `first` text makes the dictionary when the kind has none yet. `None` when
+    /// there is none (zstd refused it).
     fn with<T>(
         kind: &str,
-        first: &[u8],
+        first: Option<&[u8]>,
         f: impl FnOnce(&mut Compressor<'static>, &mut Decompressor<'static>) -> T,
     ) -> Option<T> {
         let slot = COMPACT_KINDS.iter().position(|k| *k == kind)?;
-        let dictionary = DICTIONARIES[slot]
-            .get_or_init(|| {
-                let first = &first[..first.len().min(DICTIONARY)];
-                Some(Dictionary {
-                    encoder: EncoderDictionary::try_copy(first, LEVEL).ok()?,
-                    decoder: DecoderDictionary::try_copy(first).ok()?,
-                })
+        let made = |first: &[u8]| {
+            let first = &first[..first.len().min(DICTIONARY)];
+            Some(Dictionary {
+                encoder: EncoderDictionary::try_copy(first, LEVEL).ok()?,
+                decoder: DecoderDictionary::try_copy(first).ok()?,
             })
-            .as_ref()?;
+        };
+        let dictionary = match first {
+            Some(first) => DICTIONARIES[slot].get_or_init(|| made(first)),
+            None => DICTIONARIES[slot].get()?,
+        }
+        .as_ref()?;
         CONTEXTS.with(|c| {
             let mut c = c.borrow_mut();
             if c.len() <= slot {
@@ -169,7 +173,7 @@ mod packed {
 
     impl Packed {
         pub fn of(kind: &str, text: &[u8]) -> Packed {
-            let packed = with(kind, text, |c, _| c.compress(text).ok())
+            let packed = with(kind, Some(text), |c, _| c.compress(text).ok())
                 .flatten()
                 .zip(u32::try_from(text.len()).ok());
             match packed {
@@ -188,8 +192,8 @@ mod packed {
             let Some(len) = self.len else {
                 return self.bytes.as_ref().into();
             };
-            // a dictionary exists: it packed these bytes
-            with(kind, &[], |_, d| {
+            // the dictionary that packed these bytes
+            with(kind, None, |_, d| {
                 d.decompress(&self.bytes, len as usize).ok()
             })
             .flatten()
