@@ -255,30 +255,33 @@ fn main() {
     let started = SystemTime::now();
     rules();
     Criterion::default().configure_from_args().final_summary();
-    print_select_ratios(started);
+    print_goals(started);
 }
 
-/// Prints rules/native for each selection size this run measured, from the medians
-/// criterion saved (`<target>/criterion/select/<rules|native>/<n>/new/estimates.json`;
-/// a filtered or `--profile-time` run saves none and prints nothing).
-fn print_select_ratios(since: SystemTime) {
+/// Prints the figures the goals name, from the medians criterion saved this run
+/// (`<target>/criterion/<id>/new/estimates.json`): rules/native for each selection
+/// size, the plan's median and the resync's 10k/1k ratio. What this run did not
+/// measure (a filtered or `--profile-time` run) is left out.
+fn print_goals(since: SystemTime) {
     let dir = match std::env::var_os("CRITERION_HOME") {
         Some(home) => PathBuf::from(home),
         None => PathBuf::from(std::env::var_os("CARGO_TARGET_DIR").unwrap_or("target".into()))
             .join("criterion"),
     };
+    let median = |id: &str| -> Option<f64> {
+        let path = dir.join(id).join("new/estimates.json");
+        let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
+        if modified < since {
+            return None;
+        }
+        let estimates: Value = serde_json::from_str(&std::fs::read_to_string(&path).ok()?).ok()?;
+        estimates["median"]["point_estimate"].as_f64()
+    };
     for n in [10, 100, 1000] {
-        let median = |implementation: &str| -> Option<f64> {
-            let path = dir.join(format!("select/{implementation}/{n}/new/estimates.json"));
-            let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok()?;
-            if modified < since {
-                return None;
-            }
-            let estimates: Value =
-                serde_json::from_str(&std::fs::read_to_string(&path).ok()?).ok()?;
-            estimates["median"]["point_estimate"].as_f64()
-        };
-        if let (Some(rules), Some(native)) = (median("rules"), median("native")) {
+        if let (Some(rules), Some(native)) = (
+            median(&format!("select/rules/{n}")),
+            median(&format!("select/native/{n}")),
+        ) {
             println!(
                 "select, {n} candidates: rules / native = {:.2}x (medians {:.1} µs / {:.1} µs; goal at 1000: <= 1.5x)",
                 rules / native,
@@ -286,5 +289,22 @@ fn print_select_ratios(since: SystemTime) {
                 native / 1e3
             );
         }
+    }
+    if let Some(plan) = median("plan one service (50 templates)") {
+        println!(
+            "plan one service: median {:.1} µs (goal: <= 50 µs)",
+            plan / 1e3
+        );
+    }
+    if let (Some(small), Some(large)) = (
+        median("resync/services x 20 templates/1000"),
+        median("resync/services x 20 templates/10000"),
+    ) {
+        println!(
+            "resync: medians {:.1} ms / {:.1} ms, 10k / 1k = {:.1} (goals: 10k <= 1 s, ratio <= 11)",
+            small / 1e6,
+            large / 1e6,
+            large / small
+        );
     }
 }
