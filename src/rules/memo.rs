@@ -15,6 +15,8 @@ use serde_json::Value;
 
 /// Values (nodes) the arguments of a remembered call may hold in all.
 const MAX_ARG_NODES: usize = 256;
+/// Bytes a call's key may take (strings count whole).
+const MAX_KEY_BYTES: usize = 16 * 1024;
 /// Values a remembered result may hold.
 const MAX_RESULT_NODES: usize = 256;
 /// Remembered calls per pack; when full, the memo starts over.
@@ -22,14 +24,13 @@ const CAPACITY: usize = 1024;
 /// Fingerprints of calls seen once; when full, forgotten.
 const SEEN: usize = 16 * 1024;
 
-/// A call's fingerprint: its function's name and its arguments' values, hashed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Key(u64);
-
-struct Entry {
-    function: Box<str>,
-    args: Box<[Value]>,
-    result: Arc<Value>,
+/// A call written out: its function's name and its arguments, every value with its
+/// type and every string and container with its length, so two calls have the same
+/// bytes only when they are the same call. Finding a call compares these bytes once,
+/// not two trees of values node by node.
+pub struct Key {
+    bytes: Vec<u8>,
+    hash: u64,
 }
 
 #[derive(Default)]
@@ -39,53 +40,51 @@ pub struct CallMemo {
 
 #[derive(Default)]
 struct Inner {
-    entries: HashMap<Key, Entry>,
-    seen: HashSet<Key>,
+    /// By the key's hash; the key's bytes tell a collision from the call.
+    entries: HashMap<u64, (Box<[u8]>, Arc<Value>)>,
+    seen: HashSet<u64>,
 }
 
 impl CallMemo {
-    /// The fingerprint of `function(args)`, if its arguments are small enough.
+    /// The key of `function(args)`, if its arguments are small enough.
     pub fn key(function: &str, args: &[&Value]) -> Option<Key> {
-        // one pass: hashing stops where the arguments outgrow the budget
-        let mut budget = MAX_ARG_NODES;
-        let mut h = foldhash::fast::FixedState::with_seed(0).build_hasher();
-        function.hash(&mut h);
+        let mut w = Writer {
+            bytes: Vec::with_capacity(256),
+            nodes: MAX_ARG_NODES,
+        };
+        w.str(function);
         for a in args {
-            hash_value(a, &mut h, &mut budget)?;
+            w.value(a)?;
         }
-        Some(Key(h.finish()))
+        let hash = foldhash::fast::FixedState::with_seed(0).hash_one(&w.bytes);
+        Some(Key {
+            bytes: w.bytes,
+            hash,
+        })
     }
 
-    /// The remembered result of `function(args)`, shared.
-    pub fn get(&self, key: Key, function: &str, args: &[&Value]) -> Option<Arc<Value>> {
+    /// The remembered result of the call `key` holds, shared.
+    pub fn get(&self, key: &Key) -> Option<Arc<Value>> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        let e = inner.entries.get(&key)?;
-        (*e.function == *function
-            && e.args.len() == args.len()
-            && e.args.iter().zip(args).all(|(a, b)| a == *b))
-        .then(|| Arc::clone(&e.result))
+        let (bytes, result) = inner.entries.get(&key.hash)?;
+        (**bytes == *key.bytes).then(|| Arc::clone(result))
     }
 
     /// Remembers a successful call seen before whose result is small enough.
-    pub fn insert(&self, key: Key, function: &str, args: &[&Value], result: &Arc<Value>) {
+    pub fn insert(&self, key: Key, result: &Arc<Value>) {
         let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
         if inner.seen.len() >= SEEN {
             inner.seen.clear();
         }
-        if inner.seen.insert(key) || nodes(result, MAX_RESULT_NODES + 1) > MAX_RESULT_NODES {
+        if inner.seen.insert(key.hash) || nodes(result, MAX_RESULT_NODES + 1) > MAX_RESULT_NODES {
             return;
         }
         if inner.entries.len() >= CAPACITY {
             inner.entries.clear();
         }
-        inner.entries.insert(
-            key,
-            Entry {
-                function: function.into(),
-                args: args.iter().map(|a| (*a).clone()).collect(),
-                result: Arc::clone(result),
-            },
-        );
+        inner
+            .entries
+            .insert(key.hash, (key.bytes.into(), Arc::clone(result)));
     }
 
     pub fn len(&self) -> usize {
@@ -93,16 +92,65 @@ impl CallMemo {
     }
 }
 
-/// Hashes `v` whole, as a memo key does.
-pub(super) fn hash_json(v: &Value, h: &mut impl Hasher) {
-    let mut unbounded = usize::MAX;
-    let _ = hash_value(v, h, &mut unbounded);
+/// Writes values into a key, within its budgets.
+struct Writer {
+    bytes: Vec<u8>,
+    nodes: usize,
 }
 
-/// Hashes `v` with the type of every value in it, so that `1` and `"1"` differ;
-/// `None` once it has more values than `budget` has left.
-fn hash_value(v: &Value, h: &mut impl Hasher, budget: &mut usize) -> Option<()> {
-    *budget = budget.checked_sub(1)?;
+impl Writer {
+    fn str(&mut self, s: &str) {
+        self.len(s.len());
+        self.bytes.extend_from_slice(s.as_bytes());
+    }
+
+    fn len(&mut self, n: usize) {
+        // a length past u32 is past MAX_KEY_BYTES too, and the key is dropped
+        self.bytes.extend_from_slice(&(n as u32).to_le_bytes());
+    }
+
+    /// `None` once the value outgrows what is left of the budgets.
+    fn value(&mut self, v: &Value) -> Option<()> {
+        self.nodes = self.nodes.checked_sub(1)?;
+        match v {
+            Value::Null => self.bytes.push(0),
+            Value::Bool(b) => self.bytes.push(1 + u8::from(*b)),
+            Value::Number(n) => {
+                // serde_json keeps an integer as u64 when it can, else i64, else f64
+                let (tag, bits) = match (n.as_u64(), n.as_i64()) {
+                    (Some(u), _) => (3, u),
+                    (None, Some(i)) => (4, i as u64),
+                    (None, None) => (5, n.as_f64().unwrap_or(f64::NAN).to_bits()),
+                };
+                self.bytes.push(tag);
+                self.bytes.extend_from_slice(&bits.to_le_bytes());
+            }
+            Value::String(s) => {
+                self.bytes.push(6);
+                self.str(s);
+            }
+            Value::Array(items) => {
+                self.bytes.push(7);
+                self.len(items.len());
+                for i in items {
+                    self.value(i)?;
+                }
+            }
+            Value::Object(m) => {
+                self.bytes.push(8);
+                self.len(m.len());
+                for (k, v) in m {
+                    self.str(k);
+                    self.value(v)?;
+                }
+            }
+        }
+        (self.bytes.len() <= MAX_KEY_BYTES).then_some(())
+    }
+}
+
+/// Hashes `v` with the type of every value in it, so that `1` and `"1"` differ.
+pub(super) fn hash_json(v: &Value, h: &mut impl Hasher) {
     match v {
         Value::Null => h.write_u8(0),
         Value::Bool(b) => {
@@ -121,7 +169,7 @@ fn hash_value(v: &Value, h: &mut impl Hasher, budget: &mut usize) -> Option<()> 
             h.write_u8(4);
             h.write_usize(items.len());
             for i in items {
-                hash_value(i, h, budget)?;
+                hash_json(i, h);
             }
         }
         Value::Object(m) => {
@@ -129,11 +177,10 @@ fn hash_value(v: &Value, h: &mut impl Hasher, budget: &mut usize) -> Option<()> 
             h.write_usize(m.len());
             for (k, v) in m {
                 k.hash(h);
-                hash_value(v, h, budget)?;
+                hash_json(v, h);
             }
         }
     }
-    Some(())
 }
 
 /// The number of values in `v`, counting no further than `limit`.
@@ -161,42 +208,83 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn bytes(function: &str, args: &[Value]) -> Vec<u8> {
+        let refs: Vec<&Value> = args.iter().collect();
+        CallMemo::key(function, &refs).expect("small").bytes
+    }
+
     #[test]
     fn remembers_small_calls_by_value() {
         let memo = CallMemo::default();
         let a = json!({"found": true, "status": "Ready"});
-        let k = CallMemo::key("f", &[&a]).expect("small");
-        assert_eq!(memo.get(k, "f", &[&a]), None);
+        let key = || CallMemo::key("f", &[&a]).expect("small");
+        assert_eq!(memo.get(&key()), None);
         // the first occurrence leaves a fingerprint only, the second a copy
         let ready = Arc::new(json!("ready"));
-        memo.insert(k, "f", &[&a], &ready);
-        assert_eq!(memo.get(k, "f", &[&a]), None);
-        memo.insert(k, "f", &[&a], &ready);
-        assert_eq!(memo.get(k, "f", &[&a]), Some(ready));
-        // another function, other arguments, or a differently typed value miss
+        memo.insert(key(), &ready);
+        assert_eq!(memo.get(&key()), None);
+        memo.insert(key(), &ready);
+        assert_eq!(memo.get(&key()), Some(ready));
+        // another function or other arguments miss
         let b = json!({"found": true, "status": "Failed"});
-        assert_ne!(CallMemo::key("g", &[&a]), Some(k));
-        assert_ne!(CallMemo::key("f", &[&b]), Some(k));
-        assert_ne!(
-            CallMemo::key("f", &[&json!("1")]),
-            CallMemo::key("f", &[&json!(1)])
-        );
-        // a fingerprint collision does not return another call's result
-        assert_eq!(memo.get(k, "f", &[&b]), None);
-        assert_eq!(memo.get(k, "g", &[&a]), None);
+        assert_eq!(memo.get(&CallMemo::key("g", &[&a]).unwrap()), None);
+        assert_eq!(memo.get(&CallMemo::key("f", &[&b]).unwrap()), None);
+        // a hash collision does not return another call's result
+        let collision = Key {
+            bytes: CallMemo::key("f", &[&b]).unwrap().bytes,
+            hash: key().hash,
+        };
+        assert_eq!(memo.get(&collision), None);
+    }
+
+    #[test]
+    fn different_calls_never_share_a_key() {
+        let calls = [
+            ("f", vec![json!("ab")]),
+            ("f", vec![json!("a"), json!("b")]),
+            ("fa", vec![json!("b")]),
+            ("f", vec![json!(["a", "b"])]),
+            ("f", vec![json!({"a": "b"})]),
+            ("f", vec![json!([["a"], "b"])]),
+            ("f", vec![json!([["a", "b"]])]),
+            ("f", vec![json!(1)]),
+            ("f", vec![json!(1.0)]),
+            ("f", vec![json!("1")]),
+            ("f", vec![json!(-1)]),
+            ("f", vec![json!(u64::MAX)]),
+            ("f", vec![json!(true)]),
+            ("f", vec![json!(false)]),
+            ("f", vec![Value::Null]),
+            ("f", vec![json!("")]),
+            ("f", vec![json!([])]),
+            ("f", vec![json!({})]),
+            ("f", vec![]),
+        ];
+        for (i, (f, a)) in calls.iter().enumerate() {
+            assert_eq!(
+                bytes(f, a),
+                bytes(f, a),
+                "{f}{a:?}: the same call, the same key"
+            );
+            for (g, b) in &calls[i + 1..] {
+                assert_ne!(bytes(f, a), bytes(g, b), "{f}{a:?} and {g}{b:?}");
+            }
+        }
     }
 
     #[test]
     fn large_calls_are_not_remembered() {
         let big = Value::Array((0..MAX_ARG_NODES as i64).map(Value::from).collect());
-        assert_eq!(CallMemo::key("f", &[&big]), None);
+        assert!(CallMemo::key("f", &[&big]).is_none());
+        let long = Value::String("x".repeat(MAX_KEY_BYTES));
+        assert!(CallMemo::key("f", &[&long]).is_none());
         let memo = CallMemo::default();
-        let k = CallMemo::key("f", &[&json!(1)]).unwrap();
+        let key = || CallMemo::key("f", &[&json!(1)]).unwrap();
         let result = Arc::new(Value::Array(
             (0..=MAX_RESULT_NODES as i64).map(Value::from).collect(),
         ));
-        memo.insert(k, "f", &[&json!(1)], &result);
-        memo.insert(k, "f", &[&json!(1)], &result);
+        memo.insert(key(), &result);
+        memo.insert(key(), &result);
         assert_eq!(memo.len(), 0);
     }
 
@@ -205,10 +293,9 @@ mod tests {
         let memo = CallMemo::default();
         for i in 0..=CAPACITY as i64 {
             let a = json!(i);
-            let k = CallMemo::key("f", &[&a]).unwrap();
             let result = Arc::new(a.clone());
-            memo.insert(k, "f", &[&a], &result);
-            memo.insert(k, "f", &[&a], &result);
+            memo.insert(CallMemo::key("f", &[&a]).unwrap(), &result);
+            memo.insert(CallMemo::key("f", &[&a]).unwrap(), &result);
         }
         assert_eq!(memo.len(), 1);
     }

@@ -181,14 +181,12 @@ impl Scripts {
     /// The result is shared with the memo: a caller that only reads it copies nothing.
     pub fn call(&self, name: &str, args: &[&Value]) -> Result<Arc<Value>, EvalError> {
         let key = CallMemo::key(name, args);
-        if let Some(k) = key
-            && let Some(v) = self.memo.get(k, name, args)
-        {
+        if let Some(v) = key.as_ref().and_then(|k| self.memo.get(k)) {
             return Ok(v);
         }
         let result = Arc::new(self.call_unmemoised(name, args)?);
         if let Some(k) = key {
-            self.memo.insert(k, name, args, &result);
+            self.memo.insert(k, &result);
         }
         Ok(result)
     }
