@@ -344,6 +344,13 @@ impl Condition {
     }
 }
 
+/// The conditions stored in a `status.conditions` list; none when it does not parse
+/// (every condition is then written afresh).
+pub fn stored_conditions(list: Option<&serde_json::Value>) -> Vec<Condition> {
+    list.and_then(|l| Vec::<Condition>::deserialize(l).ok())
+        .unwrap_or_default()
+}
+
 /// The conditions as `status.conditions` holds them.
 pub fn conditions_value(conditions: Vec<Condition>) -> serde_json::Value {
     serde_json::Value::Array(conditions.into_iter().map(Condition::into_value).collect())
@@ -380,28 +387,52 @@ pub enum Level {
 /// decoration (§1.4 step 5) writes its domain conditions through [`ConditionSet::set`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConditionSet {
-    previous: Vec<Condition>,
-    current: Vec<(Condition, Level)>,
+    current: Vec<Written>,
     now: String,
     generation: Option<i64>,
 }
 
+/// A condition of the set, with what its event needs to know of the stored one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Written {
+    cond: Condition,
+    level: Level,
+    before: Before,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Before {
+    /// Not stored before this reconcile.
+    New,
+    /// Stored, and not written since.
+    Untouched,
+    /// Stored with this status and reason, then written.
+    Was(ConditionStatus, String),
+}
+
 impl ConditionSet {
     /// Starts from the stored conditions; untouched ones stay as they are.
-    pub fn new(previous: &[Condition], now: &str, generation: Option<i64>) -> Self {
+    pub fn new(previous: Vec<Condition>, now: &str, generation: Option<i64>) -> Self {
         ConditionSet {
-            previous: previous.to_vec(),
-            current: previous.iter().map(|c| (c.clone(), Level::Info)).collect(),
+            current: previous
+                .into_iter()
+                .map(|cond| Written {
+                    cond,
+                    level: Level::Info,
+                    before: Before::Untouched,
+                })
+                .collect(),
             now: now.to_string(),
             generation,
         }
     }
 
     pub fn get(&self, type_: &str) -> Option<&Condition> {
-        self.current
-            .iter()
-            .map(|(c, _)| c)
-            .find(|c| c.type_ == type_)
+        self.iter().find(|c| c.type_ == type_)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Condition> {
+        self.current.iter().map(|w| &w.cond)
     }
 
     /// Writes a condition in place (or appends it); `lastTransitionTime` survives only
@@ -414,53 +445,58 @@ impl ConditionSet {
         message: &str,
         level: Level,
     ) {
-        let mut cond = Condition {
-            type_: type_.to_string(),
-            status,
-            reason: reason.to_string(),
-            message: message.to_string(),
-            last_transition_time: self.now.clone(),
-            observed_generation: self.generation,
+        let Some(w) = self.current.iter_mut().find(|w| w.cond.type_ == type_) else {
+            self.current.push(Written {
+                cond: Condition {
+                    type_: type_.to_string(),
+                    status,
+                    reason: reason.to_string(),
+                    message: message.to_string(),
+                    last_transition_time: self.now.clone(),
+                    observed_generation: self.generation,
+                },
+                level,
+                before: Before::New,
+            });
+            return;
         };
-        match self.current.iter_mut().find(|(c, _)| c.type_ == type_) {
-            Some((existing, lvl)) => {
-                if existing.status == status && existing.reason == reason {
-                    cond.last_transition_time = std::mem::take(&mut existing.last_transition_time);
-                }
-                *existing = cond;
-                *lvl = level;
-            }
-            None => self.current.push((cond, level)),
+        let c = &mut w.cond;
+        if c.status != status || c.reason != reason {
+            c.last_transition_time.clone_from(&self.now);
         }
+        if w.before == Before::Untouched {
+            w.before = Before::Was(c.status, std::mem::take(&mut c.reason));
+        }
+        c.status = status;
+        c.reason.clear();
+        c.reason.push_str(reason);
+        c.message.clear();
+        c.message.push_str(message);
+        c.observed_generation = self.generation;
+        w.level = level;
     }
 
-    pub fn conditions(&self) -> Vec<Condition> {
-        self.current.iter().map(|(c, _)| c.clone()).collect()
-    }
-
-    /// Normal events for Info conditions whose status or reason changed, then Warning
-    /// events for every Error condition (§1.8).
-    pub fn events(&self) -> Vec<EventRecord> {
+    /// The conditions to store and the events to record (§1.8): Normal events for
+    /// Info conditions whose status or reason changed, then Warning events for every
+    /// Error condition.
+    pub fn finish(self) -> (Vec<Condition>, Vec<EventRecord>) {
         let mut events = Vec::new();
-        for (cond, level) in &self.current {
-            if *level != Level::Info {
-                continue;
-            }
-            let changed = self
-                .previous
-                .iter()
-                .find(|p| p.type_ == cond.type_)
-                .is_none_or(|p| p.status != cond.status || p.reason != cond.reason);
-            if changed {
-                events.push(event_for(cond, EventType::Normal));
+        for w in &self.current {
+            let changed = match &w.before {
+                Before::New => true,
+                Before::Untouched => false,
+                Before::Was(status, reason) => *status != w.cond.status || *reason != w.cond.reason,
+            };
+            if w.level == Level::Info && changed {
+                events.push(event_for(&w.cond, EventType::Normal));
             }
         }
-        for (cond, level) in &self.current {
-            if *level == Level::Error {
-                events.push(event_for(cond, EventType::Warning));
+        for w in &self.current {
+            if w.level == Level::Error {
+                events.push(event_for(&w.cond, EventType::Warning));
             }
         }
-        events
+        (self.current.into_iter().map(|w| w.cond).collect(), events)
     }
 }
 
@@ -500,32 +536,6 @@ pub struct StatusOutcome {
     pub has_infra_error: bool,
     /// Nothing may be applied or deleted this reconcile (§1.6).
     pub blocks_apply: bool,
-    set: ConditionSet,
-}
-
-impl StatusOutcome {
-    /// §1.6: a failed server-side apply marks the dependencies unreachable; the
-    /// reconcile must then end with an error.
-    pub fn record_apply_failure(&mut self, error: &str) {
-        self.record_write_failure(&format!("Failed to apply resources: {error}"));
-    }
-
-    /// §1.6: as [`Self::record_apply_failure`] for a failed planned deletion.
-    pub fn record_delete_failure(&mut self, error: &str) {
-        self.record_write_failure(&format!("Failed to delete resources: {error}"));
-    }
-
-    fn record_write_failure(&mut self, message: &str) {
-        self.set.set(
-            DEPENDENCIES_REACHABLE,
-            ConditionStatus::False,
-            "InfrastructureError",
-            message,
-            Level::Error,
-        );
-        self.conditions = self.set.conditions();
-        self.events = self.set.events();
-    }
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -563,7 +573,7 @@ impl ErrorFlags {
 /// as `observedGeneration` on every condition touched ([ref] writes none: pass `None`).
 /// Components with an empty name are omitted ([rec]); their errors still count.
 pub fn derive_status(
-    previous_conditions: &[Condition],
+    previous_conditions: Vec<Condition>,
     components: &[ComponentHealth],
     now: &str,
     generation: Option<i64>,
@@ -575,7 +585,7 @@ pub fn derive_status(
 /// `ConfigValid` and before `Ready`, so decorated `…Ready` conditions take part in the
 /// root status.
 pub fn derive_status_with(
-    previous_conditions: &[Condition],
+    previous_conditions: Vec<Condition>,
     components: &[ComponentHealth],
     now: &str,
     generation: Option<i64>,
@@ -693,14 +703,13 @@ pub fn derive_status_with(
 
     // 6. Ready and the root status.
     let status = ready_and_root_status(&mut set, flags, &named);
-
+    let (conditions, events) = set.finish();
     StatusOutcome {
         status,
-        conditions: set.conditions(),
-        events: set.events(),
+        conditions,
+        events,
         has_infra_error: flags.infra,
         blocks_apply: flags.infra || flags.blocking(),
-        set,
     }
 }
 
@@ -746,7 +755,7 @@ fn ready_and_root_status(
     let mut all_ready = true;
     let mut worst = Status::Ready;
     let mut first_error: Option<(String, String, String)> = None;
-    for (cond, _) in &set.current {
+    for cond in set.iter() {
         if !is_component_condition(&cond.type_) {
             continue;
         }
@@ -915,7 +924,7 @@ mod tests {
 
     #[test]
     fn conditions_are_written_as_serde_writes_them() {
-        let out = derive_status(&[], &[comp("Model", Dependency::Upstream)], T0, Some(3));
+        let out = derive_status(vec![], &[comp("Model", Dependency::Upstream)], T0, Some(3));
         let mut conditions = out.conditions.clone();
         conditions[0].observed_generation = None;
         conditions[1].message = String::new();
@@ -1062,7 +1071,7 @@ mod tests {
 
     #[test]
     fn framework_conditions_absent_without_errors() {
-        let out = derive_status(&[], &[comp("Model", Dependency::Upstream)], T0, None);
+        let out = derive_status(vec![], &[comp("Model", Dependency::Upstream)], T0, None);
         assert!(!has(&out, "DependenciesReachable"));
         assert!(!has(&out, "AuthValid"));
         assert!(!has(&out, "ConfigValid"));
@@ -1080,7 +1089,7 @@ mod tests {
             .with_error(err(ErrorClass::Auth, "Unauthorized"))
             .with_error(err(ErrorClass::InvalidSpec, "Invalid"))
             .with_error(err(ErrorClass::MissingUpstream, "NotFound"))];
-        let first = derive_status(&[], &failing, T0, None);
+        let first = derive_status(vec![], &failing, T0, None);
         let types: Vec<&str> = first.conditions.iter().map(|c| c.type_.as_str()).collect();
         assert_eq!(
             types,
@@ -1109,7 +1118,7 @@ mod tests {
         assert!(first.blocks_apply && first.has_infra_error);
 
         let healthy = [comp("Model", Dependency::Upstream)];
-        let second = derive_status(&first.conditions, &healthy, T20, None);
+        let second = derive_status(first.conditions.clone(), &healthy, T20, None);
         assert_eq!(
             sr(cond(&second, "DependenciesReachable")),
             (True, "Reachable")
@@ -1136,7 +1145,7 @@ mod tests {
     fn missing_upstream_sets_reference_not_found() {
         let comps = [comp("Model", Dependency::Upstream)
             .with_error(err(ErrorClass::MissingUpstream, "ModelNotFound"))];
-        let out = derive_status(&[], &comps, T0, None);
+        let out = derive_status(vec![], &comps, T0, None);
         assert_eq!(sr(cond(&out, "ConfigValid")), (False, "ReferenceNotFound"));
         assert_eq!(
             cond(&out, "ConfigValid").message,
@@ -1154,7 +1163,7 @@ mod tests {
             "CacheCreating",
             "a",
         )];
-        let first = derive_status(&[], &c1, T0, None);
+        let first = derive_status(vec![], &c1, T0, None);
         assert_eq!(cond(&first, "CacheReady").last_transition_time, T0);
         // Same status and reason, new message: time kept.
         let c2 = [comp("Cache", Dependency::Downstream).with_state(
@@ -1162,7 +1171,7 @@ mod tests {
             "CacheCreating",
             "b",
         )];
-        let second = derive_status(&first.conditions, &c2, T20, None);
+        let second = derive_status(first.conditions.clone(), &c2, T20, None);
         assert_eq!(cond(&second, "CacheReady").last_transition_time, T0);
         assert_eq!(cond(&second, "CacheReady").message, "b");
         // Same status, new reason: time updated.
@@ -1171,7 +1180,7 @@ mod tests {
             "CacheNotReady",
             "b",
         )];
-        let third = derive_status(&second.conditions, &c3, T20, None);
+        let third = derive_status(second.conditions.clone(), &c3, T20, None);
         assert_eq!(cond(&third, "CacheReady").last_transition_time, T20);
         // Ready unchanged (False/Progressing) across all three.
         assert_eq!(cond(&third, "Ready").last_transition_time, T0);
@@ -1180,7 +1189,7 @@ mod tests {
     #[test]
     fn conditions_never_removed_and_stale_counts_as_progressing() {
         let first = derive_status(
-            &[],
+            vec![],
             &[
                 comp("Model", Dependency::Upstream),
                 comp("HPA", Dependency::Downstream).with_state(
@@ -1195,7 +1204,7 @@ mod tests {
         assert_eq!(first.status, Status::Progressing);
         // HPA stops reporting: its False condition stays and still counts.
         let second = derive_status(
-            &first.conditions,
+            first.conditions.clone(),
             &[comp("Model", Dependency::Upstream)],
             T20,
             None,
@@ -1212,7 +1221,7 @@ mod tests {
             last_transition_time: T0.into(),
             observed_generation: None,
         }];
-        let third = derive_status(&prev, &[], T20, None);
+        let third = derive_status(prev.clone(), &[], T20, None);
         assert_eq!(third.status, Status::Progressing);
     }
 
@@ -1226,7 +1235,12 @@ mod tests {
             last_transition_time: T0.into(),
             observed_generation: Some(1),
         }];
-        let out = derive_status(&prev, &[comp("Model", Dependency::Upstream)], T5, Some(2));
+        let out = derive_status(
+            prev.clone(),
+            &[comp("Model", Dependency::Upstream)],
+            T5,
+            Some(2),
+        );
         let types: Vec<&str> = out.conditions.iter().map(|c| c.type_.as_str()).collect();
         assert_eq!(types, vec!["Custom", "ModelReady", "Ready"]);
         assert_eq!(cond(&out, "Custom").observed_generation, Some(1));
@@ -1243,12 +1257,12 @@ mod tests {
                     "ok",
                 ),
             ];
-        let base = derive_status(&[], &healthy, T0, None);
+        let base = derive_status(vec![], &healthy, T0, None);
         let flaky = [comp("Model", Dependency::Upstream)
             .with_error(err(ErrorClass::Infrastructure, "Timeout"))];
 
         // DR flips to False now: within grace, ModelReady stays True with the new reason.
-        let during = derive_status(&base.conditions, &flaky, T5, None);
+        let during = derive_status(base.conditions.clone(), &flaky, T5, None);
         assert_eq!(sr(cond(&during, "ModelReady")), (True, "Timeout"));
         assert_eq!(
             cond(&during, "DependenciesReachable").last_transition_time,
@@ -1258,7 +1272,7 @@ mod tests {
         assert!(during.has_infra_error && during.blocks_apply);
 
         // Still failing 15 s after DR became False: the real state shows.
-        let after = derive_status(&during.conditions, &flaky, T20, None);
+        let after = derive_status(during.conditions.clone(), &flaky, T20, None);
         assert_eq!(sr(cond(&after, "ModelReady")), (False, "Timeout"));
         assert_eq!(after.status, Status::Degraded);
         assert_eq!(sr(cond(&after, "Ready")), (False, "Timeout"));
@@ -1273,16 +1287,16 @@ mod tests {
         let flaky = [comp("Model", Dependency::Upstream)
             .with_error(err(ErrorClass::Infrastructure, "Timeout"))];
         // No previous ModelReady: written from the derived state.
-        let out = derive_status(&[], &flaky, T0, None);
+        let out = derive_status(vec![], &flaky, T0, None);
         assert_eq!(sr(cond(&out, "ModelReady")), (False, "Timeout"));
         assert_eq!(out.status, Status::Degraded);
 
         // Unknown-class errors set DR=False but get no grace.
         let healthy = [comp("Model", Dependency::Upstream)];
-        let base = derive_status(&[], &healthy, T0, None);
+        let base = derive_status(vec![], &healthy, T0, None);
         let unknown = [comp("Model", Dependency::Upstream)
             .with_error(err(ErrorClass::Unknown, "UnknownError"))];
-        let out = derive_status(&base.conditions, &unknown, T5, None);
+        let out = derive_status(base.conditions.clone(), &unknown, T5, None);
         assert_eq!(sr(cond(&out, "ModelReady")), (False, "UnknownError"));
         assert_eq!(
             sr(cond(&out, "DependenciesReachable")),
@@ -1332,7 +1346,7 @@ mod tests {
                 "",
             ),
         ];
-        let out = derive_status(&[], &comps, T0, None);
+        let out = derive_status(vec![], &comps, T0, None);
         // Starting (unspecified) → Progressing; Progressing upstream → Pending.
         assert_eq!(out.status, Status::Pending);
 
@@ -1342,7 +1356,7 @@ mod tests {
             "0/3 nodes",
         )];
         assert_eq!(
-            derive_status(&[], &pods_pending, T0, None).status,
+            derive_status(vec![], &pods_pending, T0, None).status,
             Status::Pending
         );
 
@@ -1351,7 +1365,7 @@ mod tests {
             "TemplateNotReady",
             "no GPUs",
         )];
-        let out = derive_status(&[], &na, T0, None);
+        let out = derive_status(vec![], &na, T0, None);
         assert_eq!(out.status, Status::NotAvailable);
         assert_eq!(sr(cond(&out, "Ready")), (False, "TemplateNotReady"));
     }
@@ -1370,7 +1384,7 @@ mod tests {
             comp("Model", Dependency::Upstream).with_state(Status::Degraded, "ModelDegraded", "m"),
             comp("Cache", Dependency::Downstream).with_state(Status::Failed, "CacheFailed", "c"),
         ];
-        let out = derive_status(&prev, &comps, T5, None);
+        let out = derive_status(prev.clone(), &comps, T5, None);
         // CacheReady is stored first, so it names the Ready reason; worst is Failed.
         assert_eq!(sr(cond(&out, "Ready")), (False, "CacheFailed"));
         assert_eq!(
@@ -1386,16 +1400,16 @@ mod tests {
             comp("Model", Dependency::Upstream),
             comp("", Dependency::Downstream),
         ];
-        let first = derive_status(&[], &comps, T0, None);
+        let first = derive_status(vec![], &comps, T0, None);
         let types: Vec<&str> = first.conditions.iter().map(|c| c.type_.as_str()).collect();
         assert_eq!(types, vec!["ModelReady", "Ready"]);
         // Ready keeps its time across reconciles (no [ref] empty-component churn).
-        let second = derive_status(&first.conditions, &comps, T20, None);
+        let second = derive_status(first.conditions.clone(), &comps, T20, None);
         assert_eq!(cond(&second, "Ready").last_transition_time, T0);
 
         let erring =
             [comp("", Dependency::Downstream).with_error(err(ErrorClass::InvalidSpec, "Bad"))];
-        let out = derive_status(&[], &erring, T0, None);
+        let out = derive_status(vec![], &erring, T0, None);
         assert_eq!(out.status, Status::Failed);
         assert!(out.blocks_apply);
     }
@@ -1404,7 +1418,7 @@ mod tests {
     fn resource_exhaustion_fails_component_without_blocking() {
         let comps = [comp("Pods", Dependency::Unspecified)
             .with_error(err(ErrorClass::ResourceExhaustion, "OOMKilled"))];
-        let out = derive_status(&[], &comps, T0, None);
+        let out = derive_status(vec![], &comps, T0, None);
         assert_eq!(out.status, Status::Failed);
         assert!(!out.blocks_apply);
         assert!(!has(&out, "ConfigValid"));
@@ -1415,7 +1429,7 @@ mod tests {
     fn missing_downstream_is_progressing_and_does_not_block() {
         let comps = [comp("Pods", Dependency::Unspecified)
             .with_error(err(ErrorClass::MissingDownstream, "NoPods"))];
-        let out = derive_status(&[], &comps, T0, None);
+        let out = derive_status(vec![], &comps, T0, None);
         assert_eq!(out.status, Status::Progressing);
         assert!(!out.blocks_apply);
         assert_eq!(sr(cond(&out, "Ready")), (False, "Progressing"));
@@ -1428,7 +1442,7 @@ mod tests {
     #[test]
     fn decoration_conditions_take_part_in_ready() {
         let out = derive_status_with(
-            &[],
+            vec![],
             &[comp("RuntimeConfig", Dependency::Upstream)],
             T0,
             None,
@@ -1468,7 +1482,7 @@ mod tests {
                 "Template cache failed",
             ),
         ];
-        let first = derive_status(&[], &comps, T0, None);
+        let first = derive_status(vec![], &comps, T0, None);
         assert_eq!(
             first.events,
             vec![
@@ -1490,7 +1504,7 @@ mod tests {
             ]
         );
         // Nothing changed: only the recurring warnings.
-        let second = derive_status(&first.conditions, &comps, T5, None);
+        let second = derive_status(first.conditions.clone(), &comps, T5, None);
         assert!(second.events.iter().all(|e| e.type_ == EventType::Warning));
         assert_eq!(second.events.len(), 2);
     }
@@ -1520,10 +1534,45 @@ mod tests {
     }
 
     #[test]
+    fn normal_events_only_for_conditions_whose_status_or_reason_changed() {
+        let progressing = |reason: &str| {
+            [comp("Model", Dependency::Upstream).with_state(Status::Progressing, reason, "m")]
+        };
+        let mut stored = derive_status(vec![], &progressing("Pulling"), T0, None).conditions;
+        // a condition no component writes any more stays, and says nothing
+        let gone = Condition {
+            type_: "GoneReady".into(),
+            status: False,
+            reason: "Old".into(),
+            message: String::new(),
+            last_transition_time: T0.into(),
+            observed_generation: None,
+        };
+        stored.push(gone.clone());
+        let normal = |out: &StatusOutcome| -> Vec<String> {
+            out.events
+                .iter()
+                .filter(|e| e.type_ == EventType::Normal)
+                .map(|e| e.reason.clone())
+                .collect()
+        };
+
+        let same = derive_status(stored.clone(), &progressing("Pulling"), T5, None);
+        assert_eq!(normal(&same), Vec::<String>::new());
+        assert_eq!(cond(&same, "GoneReady"), &gone);
+
+        // the same status with another reason is a change
+        let moved = derive_status(stored, &progressing("Loading"), T5, None);
+        assert_eq!(sr(cond(&moved, "ModelReady")), (False, "Loading"));
+        assert_eq!(cond(&moved, "ModelReady").last_transition_time, T5);
+        assert_eq!(normal(&moved), vec!["Loading".to_string()]);
+    }
+
+    #[test]
     fn framework_false_conditions_warn_and_recovery_is_normal() {
         let bad =
             [comp("Model", Dependency::Upstream).with_error(err(ErrorClass::Auth, "Forbidden"))];
-        let first = derive_status(&[], &bad, T0, None);
+        let first = derive_status(vec![], &bad, T0, None);
         let warn_reasons: Vec<&str> = first
             .events
             .iter()
@@ -1532,38 +1581,13 @@ mod tests {
             .collect();
         assert_eq!(warn_reasons, vec!["Forbidden", "AuthError", "AuthError"]);
         let good = [comp("Model", Dependency::Upstream)];
-        let second = derive_status(&first.conditions, &good, T5, None);
+        let second = derive_status(first.conditions.clone(), &good, T5, None);
         assert!(second.events.iter().all(|e| e.type_ == EventType::Normal));
         let reasons: Vec<&str> = second.events.iter().map(|e| e.reason.as_str()).collect();
         assert_eq!(
             reasons,
             vec!["Ready", "AuthenticationValid", "AllComponentsReady"]
         );
-    }
-
-    #[test]
-    fn apply_failure_marks_dependencies_unreachable() {
-        let comps = [comp("Model", Dependency::Upstream)];
-        let prev = derive_status(&[], &comps, T0, None);
-        let mut out = derive_status(&prev.conditions, &comps, T5, None);
-        assert!(out.events.is_empty());
-        out.record_apply_failure("conflict");
-        assert_eq!(
-            sr(cond(&out, "DependenciesReachable")),
-            (False, "InfrastructureError")
-        );
-        assert_eq!(
-            cond(&out, "DependenciesReachable").message,
-            "Failed to apply resources: conflict"
-        );
-        assert_eq!(out.events.len(), 1);
-        assert_eq!(out.events[0].type_, EventType::Warning);
-        out.record_delete_failure("gone");
-        assert_eq!(
-            cond(&out, "DependenciesReachable").message,
-            "Failed to delete resources: gone"
-        );
-        assert_eq!(cond(&out, "DependenciesReachable").last_transition_time, T5);
     }
 
     // ---- §12 worked outcomes ----
@@ -1609,7 +1633,7 @@ mod tests {
             ),
             cache(Status::Progressing, "CacheCreating"),
         ];
-        let out = derive_status(&[], &comps, T0, None);
+        let out = derive_status(vec![], &comps, T0, None);
         assert_eq!(service(&out), "Failed");
         assert_eq!(sr(cond(&out, "ModelReady")), (False, "ModelNotFound"));
         assert_eq!(sr(cond(&out, "ConfigValid")), (False, "ReferenceNotFound"));
@@ -1630,7 +1654,7 @@ mod tests {
                 )),
             cache(Status::Progressing, "CacheCreating"),
         ];
-        let out = derive_status(&[], &comps, T0, None);
+        let out = derive_status(vec![], &comps, T0, None);
         assert_eq!(service(&out), "Failed");
         assert_eq!(sr(cond(&out, "TemplateReady")), (False, "TemplateNotFound"));
     }
@@ -1646,7 +1670,7 @@ mod tests {
             ),
             cache(Status::Progressing, "CacheCreating"),
         ];
-        let out = derive_status(&[], &comps, T0, None);
+        let out = derive_status(vec![], &comps, T0, None);
         assert_eq!(service(&out), "Pending");
         assert_eq!(sr(cond(&out, "ModelReady")), (True, "ModelResolved"));
         assert_eq!(sr(cond(&out, "TemplateReady")), (False, "TemplateNotFound"));
@@ -1663,7 +1687,7 @@ mod tests {
             template_ready(),
             cache(Status::Progressing, "CacheCreating"),
         ];
-        let out = derive_status(&[], &progressing, T0, None);
+        let out = derive_status(vec![], &progressing, T0, None);
         assert_eq!(service(&out), "Pending");
         assert_eq!(sr(cond(&out, "ModelReady")), (False, "ModelNotReady"));
 
@@ -1675,7 +1699,7 @@ mod tests {
             ),
             template_ready(),
         ];
-        let out = derive_status(&[], &failed, T0, None);
+        let out = derive_status(vec![], &failed, T0, None);
         assert_eq!(service(&out), "Failed");
         assert_eq!(sr(cond(&out, "ModelReady")), (False, "ModelNotReady"));
         assert!(!out.blocks_apply);
@@ -1689,7 +1713,7 @@ mod tests {
             ),
             cache(Status::Progressing, "CacheCreating"),
         ];
-        let out = derive_status(&[], &template_failed, T0, None);
+        let out = derive_status(vec![], &template_failed, T0, None);
         assert_eq!(service(&out), "Pending");
         assert_eq!(sr(cond(&out, "TemplateReady")), (False, "TemplateNotReady"));
     }
@@ -1701,7 +1725,7 @@ mod tests {
             template_ready(),
             cache(Status::Progressing, "CacheCreating"),
         ];
-        let out = derive_status(&[], &resolved, T0, None);
+        let out = derive_status(vec![], &resolved, T0, None);
         assert_eq!(service(&out), "Starting");
         assert_eq!(sr(cond(&out, "TemplateReady")), (True, "Resolved"));
 
@@ -1720,7 +1744,7 @@ mod tests {
                 "",
             ),
         ];
-        let out = derive_status(&[], &isvc_creating, T0, None);
+        let out = derive_status(vec![], &isvc_creating, T0, None);
         assert_eq!(service(&out), "Starting");
         assert_eq!(
             sr(cond(&out, "InferenceServiceReady")),
@@ -1742,7 +1766,7 @@ mod tests {
                 "0/3 nodes are available",
             ),
         ];
-        let out = derive_status(&[], &unschedulable, T0, None);
+        let out = derive_status(vec![], &unschedulable, T0, None);
         assert_eq!(service(&out), "Pending");
         assert_eq!(
             sr(cond(&out, "InferenceServicePodsReady")),
@@ -1764,7 +1788,7 @@ mod tests {
                 "",
             ),
         ];
-        let out = derive_status(&[], &all_ready, T0, None);
+        let out = derive_status(vec![], &all_ready, T0, None);
         assert_eq!(service(&out), "Running");
         assert_eq!(sr(cond(&out, "Ready")), (True, "AllComponentsReady"));
     }
@@ -1791,7 +1815,7 @@ mod tests {
                     "",
                 ),
             ];
-            let out = derive_status(&[], &comps, T0, None);
+            let out = derive_status(vec![], &comps, T0, None);
             assert_eq!(service(&out), "Degraded");
             assert_eq!(sr(cond(&out, "CacheReady")), (False, reason));
             assert!(!out.blocks_apply, "the cache must be re-planned");
@@ -1809,7 +1833,7 @@ mod tests {
                 "Routing is enabled but no gatewayRef is configured in service or runtime config",
             )),
         ];
-        let out = derive_status(&[], &comps, T0, None);
+        let out = derive_status(vec![], &comps, T0, None);
         assert_eq!(service(&out), "Failed");
         assert_eq!(
             sr(cond(&out, "HTTPRouteReady")),
@@ -1835,7 +1859,7 @@ mod tests {
                 "",
             ),
         ];
-        let out = derive_status(&[], &comps, T0, None);
+        let out = derive_status(vec![], &comps, T0, None);
         assert_eq!(service(&out), "Degraded");
         assert_eq!(sr(cond(&out, "ModelReady")), (False, "UnknownError"));
         assert_eq!(

@@ -31,7 +31,7 @@ use crate::naming;
 use crate::plan::{Plan, Settings};
 use crate::rules::RulePack;
 use crate::snapshot::{Obj, Snapshot};
-use crate::status::{self, Condition, ConditionSet, ConditionStatus, EventRecord, Level};
+use crate::status::{self, ConditionSet, ConditionStatus, EventRecord, Level};
 
 /// The AIMService finalizer (service-reconcile.md §2).
 pub const SERVICE_FINALIZER: &str = "aim.eai.amd.com/template-cache-cleanup";
@@ -675,12 +675,9 @@ fn unreachable_reason(status: &Value) -> String {
 
 /// §1.6: a failed write marks the dependencies unreachable.
 fn record_write_failure(status: &mut Value, now: &str, obj: &Value, message: &str, delete: bool) {
-    let previous: Vec<Condition> = status
-        .get("conditions")
-        .and_then(|c| serde_json::from_value(c.clone()).ok())
-        .unwrap_or_default();
+    let previous = status::stored_conditions(status.get("conditions"));
     let generation = obj.pointer("/metadata/generation").and_then(Value::as_i64);
-    let mut set = ConditionSet::new(&previous, now, generation);
+    let mut set = ConditionSet::new(previous, now, generation);
     let what = if delete { "delete" } else { "apply" };
     set.set(
         "DependenciesReachable",
@@ -689,9 +686,7 @@ fn record_write_failure(status: &mut Value, now: &str, obj: &Value, message: &st
         &format!("Failed to {what} resources: {message}"),
         Level::Error,
     );
-    if let Ok(c) = serde_json::to_value(set.conditions()) {
-        status["conditions"] = c;
-    }
+    status["conditions"] = status::conditions_value(set.finish().0);
 }
 
 /// Which write failed.
@@ -1020,6 +1015,37 @@ fn report_invalid(obj: &Value, ctx: &Context, message: &str) {
 mod tests {
     use super::*;
     use crate::snapshot::Stored;
+
+    #[test]
+    fn a_failed_write_marks_dependencies_unreachable() {
+        let obj = json!({"metadata": {"name": "svc", "generation": 4}});
+        let ready = json!({"type": "Ready", "status": "True", "reason": "AllComponentsReady",
+                           "message": "", "lastTransitionTime": "T0"});
+        let mut status = json!({"conditions": [
+            {"type": "DependenciesReachable", "status": "True", "reason": "Reachable",
+             "message": "", "lastTransitionTime": "T0"},
+            ready,
+        ]});
+        record_write_failure(&mut status, "T5", &obj, "conflict", false);
+        let reachable = &status["conditions"][0];
+        assert_eq!(reachable["status"], "False");
+        assert_eq!(reachable["reason"], "InfrastructureError");
+        assert_eq!(reachable["message"], "Failed to apply resources: conflict");
+        assert_eq!(reachable["lastTransitionTime"], "T5");
+        assert_eq!(reachable["observedGeneration"], 4);
+        assert_eq!(
+            status["conditions"][1], ready,
+            "other conditions stay as stored"
+        );
+
+        record_write_failure(&mut status, "T20", &obj, "gone", true);
+        let reachable = &status["conditions"][0];
+        assert_eq!(reachable["message"], "Failed to delete resources: gone");
+        assert_eq!(
+            reachable["lastTransitionTime"], "T5",
+            "still unreachable since T5"
+        );
+    }
 
     #[test]
     fn a_snapshot_is_outdated_until_it_shows_a_version_after_our_writes() {

@@ -13,15 +13,13 @@
 use crate::json_path::At as _;
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::{Plan, Trace, metadata, sort_objects};
+use super::{Laps, Plan, Trace, metadata, sort_objects};
 use crate::rules::RulePack;
 use crate::snapshot::Snapshot;
 use crate::status::{
-    self, ClassifiedError, ComponentHealth, Condition, ConditionStatus, Dependency, ErrorClass,
-    Level,
+    self, ClassifiedError, ComponentHealth, ConditionStatus, Dependency, ErrorClass, Level,
 };
 
 pub(crate) fn s<'a>(v: &'a Value, pointer: &str) -> &'a str {
@@ -138,8 +136,8 @@ impl<'a> Controller<'a> {
         if !ctx.get("merged").is_some_and(Value::is_object) {
             ctx.insert("merged".into(), json!({}));
         }
+        let mut laps = Laps::start();
         for m in self.pack.merges.iter().filter(|m| m.parent == self.kind) {
-            let t = Instant::now();
             let value = Value::Object(std::mem::take(ctx));
             let result = m.run(&self.pack.scripts, &value);
             let Value::Object(back) = value else {
@@ -158,7 +156,7 @@ impl<'a> Controller<'a> {
                     .notes
                     .push(format!("merge {} failed: {e}", m.name)),
             }
-            self.trace.steps.push((m.step.clone(), t.elapsed()));
+            self.trace.steps.push((m.step.clone(), laps.lap()));
         }
     }
 
@@ -210,8 +208,8 @@ impl<'a> Controller<'a> {
     /// or `()`), completes their metadata (outputs.md §2.2–2.3) and sorts them.
     pub fn outputs(&mut self, ctx: &Value, parent: &Value, rc: &Value) -> Vec<Value> {
         let mut objects = vec![];
+        let mut laps = Laps::start();
         for out in self.pack.outputs.iter().filter(|o| o.parent == self.kind) {
-            let t = Instant::now();
             match self.pack.build_output(out, ctx) {
                 Ok(Some((built, owned))) => {
                     let items = match built {
@@ -235,7 +233,7 @@ impl<'a> Controller<'a> {
                     .notes
                     .push(format!("output {} failed: {e}", out.name)),
             }
-            self.trace.steps.push((out.step.clone(), t.elapsed()));
+            self.trace.steps.push((out.step.clone(), laps.lap()));
         }
         sort_objects(&mut objects);
         objects
@@ -253,14 +251,11 @@ impl<'a> Controller<'a> {
         fields: Map<String, Value>,
         now: &str,
     ) -> Plan {
-        let previous: Vec<Condition> = obj
-            .at("/status/conditions")
-            .and_then(|c| Vec::<Condition>::deserialize(c).ok())
-            .unwrap_or_default();
+        let previous = status::stored_conditions(obj.at("/status/conditions"));
         let generation = obj.at("/metadata/generation").and_then(Value::as_i64);
         let conditions = parts.conditions.clone();
         let mut outcome =
-            status::derive_status_with(&previous, &parts.components, now, generation, |set| {
+            status::derive_status_with(previous, &parts.components, now, generation, |set| {
                 for c in &conditions {
                     let st = match s(c, "/status") {
                         "True" => ConditionStatus::True,

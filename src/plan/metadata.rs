@@ -57,7 +57,7 @@ pub fn finish(mut obj: Value, parent: &Value, ctl: &str, owned: bool, rc: &Value
         }
         labels
             .entry("app.kubernetes.io/managed-by")
-            .or_insert(json!(format!("aim-{ctl}-controller")));
+            .or_insert_with(|| format!("aim-{ctl}-controller").into());
     }
     // Jobs: the same labels on the pod template, except managed-by
     if is_job && let Some(pod) = obj.pointer_mut("/spec/template/metadata") {

@@ -19,7 +19,7 @@ pub mod template_cache;
 
 use crate::json_path::At as _;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -67,6 +67,24 @@ impl Planned {
         let mut object = (*self.object).clone();
         object["status"] = self.plan.status.clone();
         object
+    }
+}
+
+/// Times steps that follow one another with one clock read a step (a plan has a
+/// dozen or more; the clock is not free on every machine).
+pub struct Laps(Instant);
+
+impl Laps {
+    pub fn start() -> Self {
+        Laps(Instant::now())
+    }
+
+    /// The time since the last lap (or the start).
+    pub fn lap(&mut self) -> Duration {
+        let now = Instant::now();
+        let took = now - self.0;
+        self.0 = now;
+        took
     }
 }
 

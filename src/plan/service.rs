@@ -4,17 +4,16 @@
 
 use std::time::Instant;
 
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::context::Context;
-use super::{Plan, Trace, metadata, object, routing, sort_objects};
+use super::{Laps, Plan, Trace, metadata, object, routing, sort_objects};
 use crate::naming;
 use crate::rules::RulePack;
 use crate::rules::native::{is_set, text};
 use crate::rules::select::Decision;
 use crate::snapshot::Snapshot;
-use crate::status::{self, ClassifiedError, ComponentHealth, Condition, Dependency, ErrorClass};
+use crate::status::{self, ClassifiedError, ComponentHealth, Dependency, ErrorClass};
 
 const CONTROLLER: &str = "service";
 
@@ -78,8 +77,8 @@ pub fn plan_with(
 
     // status: components from the pack, then the shared framework
     let mut components = vec![];
+    let mut laps = Laps::start();
     for c in pack.statuses.get("AIMService").into_iter().flatten() {
-        let started = Instant::now();
         let include = match &c.when {
             Some(w) => pack.eval(w, &ctx).map(|v| *v == Value::Bool(true)),
             None => Ok(true),
@@ -96,11 +95,9 @@ pub fn plan_with(
             Ok(None) => {}
             Err(e) => components.push(super::controller::rule_error(&c.name, &e)),
         }
-        trace.steps.push((c.step.clone(), started.elapsed()));
+        trace.steps.push((c.step.clone(), laps.lap()));
     }
-    let previous: Vec<Condition> = at(svc, "/status/conditions")
-        .and_then(|c| Vec::<Condition>::deserialize(c).ok())
-        .unwrap_or_default();
+    let previous = status::stored_conditions(at(svc, "/status/conditions"));
     let generation = at(svc, "/metadata/generation").and_then(Value::as_i64);
     // values the API server would have rejected (a state that never went through one)
     let violations = crate::api::validation::spec_violations(crate::api::AimKind::Service, spec);
@@ -120,7 +117,7 @@ pub fn plan_with(
             dependency: Dependency::Unspecified,
         });
     }
-    let mut outcome = status::derive_status(&previous, &components, now, generation);
+    let mut outcome = status::derive_status(previous, &components, now, generation);
     if let Some(c) = components.iter().find(|c| c.component.is_empty()) {
         outcome.events.push(status::EventRecord {
             type_: status::EventType::Warning,
@@ -132,8 +129,8 @@ pub fn plan_with(
     // outputs (service-reconcile.md §9): only when no error class blocks applying
     let mut objects = vec![];
     if !outcome.blocks_apply {
+        let mut laps = Laps::start();
         for out in pack.outputs.iter().filter(|o| o.parent == "AIMService") {
-            let t = Instant::now();
             match pack.build_output(out, &ctx) {
                 Ok(Some((obj, owned))) if obj.is_object() => {
                     objects.push(metadata::finish(obj, svc, CONTROLLER, owned, rc))
@@ -144,7 +141,7 @@ pub fn plan_with(
                 Ok(None) => {}
                 Err(e) => trace.notes.push(format!("output {} failed: {e}", out.name)),
             }
-            trace.steps.push((out.step.clone(), t.elapsed()));
+            trace.steps.push((out.step.clone(), laps.lap()));
         }
     }
     sort_objects(&mut objects);
@@ -299,8 +296,8 @@ pub fn context<'a>(
 
     // merges, in pack order; each result is visible to the next
     ctx.insert("merged", json!({}));
+    let mut laps = Laps::start();
     for m in pack.merges.iter().filter(|m| m.parent == "AIMService") {
-        let t = Instant::now();
         match m.run(&pack.scripts, &ctx) {
             Ok(merged) => {
                 if let Some(Value::Object(mm)) = ctx.get_mut("merged") {
@@ -310,7 +307,7 @@ pub fn context<'a>(
             }
             Err(e) => trace.notes.push(format!("merge {} failed: {e}", m.name)),
         }
-        trace.steps.push((m.step.clone(), t.elapsed()));
+        trace.steps.push((m.step.clone(), laps.lap()));
     }
     // the runtime config's routing defaults, read below while the context is filled
     let rc_routing = ctx["merged"]["runtime_config"]["routing"].clone();
