@@ -52,7 +52,7 @@ impl CallMemo {
             bytes: Vec::with_capacity(256),
             nodes: MAX_ARG_NODES,
         };
-        w.str(function);
+        w.str(function)?;
         for a in args {
             w.value(a)?;
         }
@@ -99,13 +99,18 @@ struct Writer {
 }
 
 impl Writer {
-    fn str(&mut self, s: &str) {
+    /// `None`, before copying it, for a string past what is left of the bytes.
+    fn str(&mut self, s: &str) -> Option<()> {
+        if self.bytes.len() + 4 + s.len() > MAX_KEY_BYTES {
+            return None;
+        }
         self.len(s.len());
         self.bytes.extend_from_slice(s.as_bytes());
+        Some(())
     }
 
+    /// Strings are at most MAX_KEY_BYTES long, containers at most MAX_ARG_NODES.
     fn len(&mut self, n: usize) {
-        // a length past u32 is past MAX_KEY_BYTES too, and the key is dropped
         self.bytes.extend_from_slice(&(n as u32).to_le_bytes());
     }
 
@@ -127,7 +132,7 @@ impl Writer {
             }
             Value::String(s) => {
                 self.bytes.push(6);
-                self.str(s);
+                self.str(s)?;
             }
             Value::Array(items) => {
                 self.bytes.push(7);
@@ -140,7 +145,7 @@ impl Writer {
                 self.bytes.push(8);
                 self.len(m.len());
                 for (k, v) in m {
-                    self.str(k);
+                    self.str(k)?;
                     self.value(v)?;
                 }
             }
