@@ -10,6 +10,8 @@ use pest::iterators::Pair;
 use pest_derive::Parser;
 use serde_json::Value;
 
+use crate::json_path::field;
+
 use super::native::{self, NativeFn};
 use super::script::{EvalError, Scripts};
 
@@ -415,7 +417,8 @@ impl Expr {
             }
             Expr::Let(i) => Cow::Borrowed(scope.lets.get(*i).map_or(&NULL, |l| &**l)),
             Expr::Field(e, name) => match e.eval(scope, scripts)? {
-                Cow::Borrowed(v) => Cow::Borrowed(v.get(name).unwrap_or(&NULL)),
+                Cow::Borrowed(Value::Object(m)) => Cow::Borrowed(field(m, name).unwrap_or(&NULL)),
+                Cow::Borrowed(_) => Cow::Borrowed(&NULL),
                 Cow::Owned(mut v) => {
                     Cow::Owned(v.get_mut(name).map(Value::take).unwrap_or(Value::Null))
                 }
@@ -436,7 +439,7 @@ impl Expr {
                 match base {
                     Cow::Borrowed(v) => match (v, key) {
                         (Value::Object(m), Value::String(k)) => {
-                            Cow::Borrowed(m.get(k).unwrap_or(&NULL))
+                            Cow::Borrowed(field(m, k).unwrap_or(&NULL))
                         }
                         _ => Cow::Owned(pick(v).unwrap_or(Value::Null)),
                     },
