@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::json_path::field;
 
 use super::native::{self, NativeFn};
-use super::script::{EvalError, Scripts};
+use super::script::{Arg, EvalError, Scripts};
 
 #[derive(Parser)]
 #[grammar = "../grammar/expr.pest"]
@@ -398,6 +398,10 @@ impl Expr {
     ) -> Result<Evaluated<'a>, EvalError> {
         match self {
             Expr::Script(name, args) => call(name, args, scope, scripts, true),
+            Expr::Let(i) => Ok(match scope.lets.get(*i) {
+                Some(Evaluated::Shared(r)) => Evaluated::Shared(Arc::clone(r)),
+                l => Evaluated::Value(Cow::Borrowed(l.map_or(&NULL, |l| &**l))),
+            }),
             other => other.eval(scope, scripts).map(Evaluated::Value),
         }
     }
@@ -699,7 +703,8 @@ fn add(a: Value, b: &Value) -> Value {
 }
 
 /// Calls a pack function with its arguments evaluated in `scope`; the result of a
-/// memoised call is shared with the memo.
+/// memoised call is shared with the memo, and an argument that is another call's
+/// shared result is passed as it is (the memo names it by address).
 fn call(
     name: &str,
     args: &[Expr],
@@ -709,12 +714,19 @@ fn call(
 ) -> Result<Evaluated<'static>, EvalError> {
     let vals = args
         .iter()
-        .map(|a| a.eval(scope, scripts))
+        .map(|a| a.eval_shared(scope, scripts))
         .collect::<Result<smallvec::SmallVec<[_; 8]>, _>>()?;
-    let refs: smallvec::SmallVec<[&Value; 8]> = vals.iter().map(|v| &**v).collect();
     Ok(if memoised {
-        Evaluated::Shared(scripts.call(name, &refs)?)
+        let args: smallvec::SmallVec<[Arg; 8]> = vals
+            .iter()
+            .map(|v| match v {
+                Evaluated::Shared(r) => Arg::Result(r),
+                Evaluated::Value(v) => Arg::Value(v),
+            })
+            .collect();
+        Evaluated::Shared(scripts.call(name, &args)?)
     } else {
+        let refs: smallvec::SmallVec<[&Value; 8]> = vals.iter().map(|v| &**v).collect();
         Evaluated::Value(Cow::Owned(scripts.call_unmemoised(name, &refs)?))
     })
 }

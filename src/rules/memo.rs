@@ -31,6 +31,36 @@ const SEEN: usize = 16 * 1024;
 pub struct Key {
     bytes: Vec<u8>,
     hash: u64,
+    /// The results written in by address, kept alive with the key (see [`Arg`]).
+    pins: Vec<Arc<Value>>,
+}
+
+/// An argument of a call: a value, or the shared result of another call. A result is
+/// written into a key by its address, not its content (an InferenceService's shape
+/// would be written out on every predictor lookup); the key, and the entry made of
+/// it, keep the result alive, so while the entry exists that address names nothing
+/// else and the same address means the same value.
+#[derive(Clone, Copy)]
+pub enum Arg<'a> {
+    Value(&'a Value),
+    Result(&'a Arc<Value>),
+}
+
+impl std::ops::Deref for Arg<'_> {
+    type Target = Value;
+
+    fn deref(&self) -> &Value {
+        match self {
+            Arg::Value(v) => v,
+            Arg::Result(r) => r,
+        }
+    }
+}
+
+struct Entry {
+    bytes: Box<[u8]>,
+    result: Arc<Value>,
+    _pins: Box<[Arc<Value>]>,
 }
 
 #[derive(Default)]
@@ -41,33 +71,43 @@ pub struct CallMemo {
 #[derive(Default)]
 struct Inner {
     /// By the key's hash; the key's bytes tell a collision from the call.
-    entries: HashMap<u64, (Box<[u8]>, Arc<Value>)>,
+    entries: HashMap<u64, Entry>,
     seen: HashSet<u64>,
 }
 
 impl CallMemo {
     /// The key of `function(args)`, if its arguments are small enough.
-    pub fn key(function: &str, args: &[&Value]) -> Option<Key> {
+    pub fn key(function: &str, args: &[Arg]) -> Option<Key> {
         let mut w = Writer {
             bytes: Vec::with_capacity(256),
             nodes: MAX_ARG_NODES,
         };
+        let mut pins = vec![];
         w.str(function)?;
         for a in args {
-            w.value(a)?;
+            match a {
+                Arg::Value(v) => w.value(v)?,
+                Arg::Result(r) => {
+                    w.bytes.push(9);
+                    w.bytes
+                        .extend_from_slice(&(Arc::as_ptr(r) as usize as u64).to_le_bytes());
+                    pins.push(Arc::clone(r));
+                }
+            }
         }
         let hash = foldhash::fast::FixedState::with_seed(0).hash_one(&w.bytes);
         Some(Key {
             bytes: w.bytes,
             hash,
+            pins,
         })
     }
 
     /// The remembered result of the call `key` holds, shared.
     pub fn get(&self, key: &Key) -> Option<Arc<Value>> {
         let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        let (bytes, result) = inner.entries.get(&key.hash)?;
-        (**bytes == *key.bytes).then(|| Arc::clone(result))
+        let entry = inner.entries.get(&key.hash)?;
+        (*entry.bytes == *key.bytes).then(|| Arc::clone(&entry.result))
     }
 
     /// Remembers a successful call seen before whose result is small enough.
@@ -82,9 +122,12 @@ impl CallMemo {
         if inner.entries.len() >= CAPACITY {
             inner.entries.clear();
         }
-        inner
-            .entries
-            .insert(key.hash, (key.bytes.into(), Arc::clone(result)));
+        let entry = Entry {
+            bytes: key.bytes.into(),
+            result: Arc::clone(result),
+            _pins: key.pins.into(),
+        };
+        inner.entries.insert(key.hash, entry);
     }
 
     pub fn len(&self) -> usize {
@@ -214,15 +257,15 @@ mod tests {
     use serde_json::json;
 
     fn bytes(function: &str, args: &[Value]) -> Vec<u8> {
-        let refs: Vec<&Value> = args.iter().collect();
-        CallMemo::key(function, &refs).expect("small").bytes
+        let args: Vec<Arg> = args.iter().map(Arg::Value).collect();
+        CallMemo::key(function, &args).expect("small").bytes
     }
 
     #[test]
     fn remembers_small_calls_by_value() {
         let memo = CallMemo::default();
         let a = json!({"found": true, "status": "Ready"});
-        let key = || CallMemo::key("f", &[&a]).expect("small");
+        let key = || CallMemo::key("f", &[Arg::Value(&a)]).expect("small");
         assert_eq!(memo.get(&key()), None);
         // the first occurrence leaves a fingerprint only, the second a copy
         let ready = Arc::new(json!("ready"));
@@ -232,12 +275,19 @@ mod tests {
         assert_eq!(memo.get(&key()), Some(ready));
         // another function or other arguments miss
         let b = json!({"found": true, "status": "Failed"});
-        assert_eq!(memo.get(&CallMemo::key("g", &[&a]).unwrap()), None);
-        assert_eq!(memo.get(&CallMemo::key("f", &[&b]).unwrap()), None);
+        assert_eq!(
+            memo.get(&CallMemo::key("g", &[Arg::Value(&a)]).unwrap()),
+            None
+        );
+        assert_eq!(
+            memo.get(&CallMemo::key("f", &[Arg::Value(&b)]).unwrap()),
+            None
+        );
         // a hash collision does not return another call's result
         let collision = Key {
-            bytes: CallMemo::key("f", &[&b]).unwrap().bytes,
+            bytes: CallMemo::key("f", &[Arg::Value(&b)]).unwrap().bytes,
             hash: key().hash,
+            pins: vec![],
         };
         assert_eq!(memo.get(&collision), None);
     }
@@ -278,13 +328,33 @@ mod tests {
     }
 
     #[test]
+    fn a_result_is_named_by_address_and_kept_alive_by_its_entry() {
+        let memo = CallMemo::default();
+        let shape = Arc::new(json!({"labels": {"a": "b"}}));
+        let equal = Arc::new((*shape).clone());
+        let key = |r| CallMemo::key("f", &[Arg::Result(r), Arg::Value(&json!(1))]).unwrap();
+        assert_eq!(key(&shape).bytes, key(&shape).bytes);
+        // another result is another argument, even with the same content
+        assert_ne!(key(&shape).bytes, key(&equal).bytes);
+        let result = Arc::new(json!("predictor"));
+        memo.insert(key(&shape), &result);
+        memo.insert(key(&shape), &result);
+        assert_eq!(memo.get(&key(&shape)), Some(result));
+        assert_eq!(memo.get(&key(&equal)), None);
+        // the entry holds the result it names: its address cannot be taken by another
+        let weak = Arc::downgrade(&shape);
+        drop(shape);
+        assert!(weak.upgrade().is_some());
+    }
+
+    #[test]
     fn large_calls_are_not_remembered() {
         let big = Value::Array((0..MAX_ARG_NODES as i64).map(Value::from).collect());
-        assert!(CallMemo::key("f", &[&big]).is_none());
+        assert!(CallMemo::key("f", &[Arg::Value(&big)]).is_none());
         let long = Value::String("x".repeat(MAX_KEY_BYTES));
-        assert!(CallMemo::key("f", &[&long]).is_none());
+        assert!(CallMemo::key("f", &[Arg::Value(&long)]).is_none());
         let memo = CallMemo::default();
-        let key = || CallMemo::key("f", &[&json!(1)]).unwrap();
+        let key = || CallMemo::key("f", &[Arg::Value(&json!(1))]).unwrap();
         let result = Arc::new(Value::Array(
             (0..=MAX_RESULT_NODES as i64).map(Value::from).collect(),
         ));
@@ -299,8 +369,8 @@ mod tests {
         for i in 0..=CAPACITY as i64 {
             let a = json!(i);
             let result = Arc::new(a.clone());
-            memo.insert(CallMemo::key("f", &[&a]).unwrap(), &result);
-            memo.insert(CallMemo::key("f", &[&a]).unwrap(), &result);
+            memo.insert(CallMemo::key("f", &[Arg::Value(&a)]).unwrap(), &result);
+            memo.insert(CallMemo::key("f", &[Arg::Value(&a)]).unwrap(), &result);
         }
         assert_eq!(memo.len(), 1);
     }
