@@ -623,7 +623,7 @@ pub fn derive_status_with(
             c.status == ConditionStatus::False && within_grace(&c.last_transition_time, now)
         });
     for comp in &named {
-        let type_ = format!("{}{READY_SUFFIX}", comp.component);
+        let type_ = [comp.component.as_str(), READY_SUFFIX].concat();
         let state = comp.effective_state();
         let reason = comp.effective_reason();
         let message = comp.effective_message();

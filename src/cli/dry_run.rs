@@ -67,7 +67,7 @@ pub fn plan_files(
 fn last_wins(docs: Vec<crate::manifest::Document>) -> Vec<Value> {
     // an object's identity: apiVersion, kind, namespace, name
     let key = |d: &crate::manifest::Document| {
-        let (a, k, ns, n) = plan::object_order(&d.value);
+        let [a, k, ns, n] = plan::object_order(&d.value);
         (a.to_string(), k.to_string(), ns.to_string(), n.to_string())
     };
     let mut seen: std::collections::HashMap<_, usize> = std::collections::HashMap::new();

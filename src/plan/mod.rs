@@ -17,7 +17,7 @@ pub mod service;
 pub mod template;
 pub mod template_cache;
 
-use crate::json_path::At as _;
+use crate::json_path::{At as _, str_at};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -134,20 +134,29 @@ pub fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
     Value::Object(fields.into_iter().map(|(k, v)| (k.into(), v)).collect())
 }
 
-/// Sort key of produced objects (cli.md: apiVersion, kind, namespace, name).
-pub fn object_order(v: &Value) -> (&str, &str, &str, &str) {
-    let s = |p: &str| v.at(p).and_then(Value::as_str).unwrap_or("");
-    (
-        s("/apiVersion"),
-        s("/kind"),
-        s("/metadata/namespace"),
-        s("/metadata/name"),
-    )
+/// What produced objects are sorted by (cli.md: apiVersion, kind, namespace, name).
+const ORDER: [&str; 4] = [
+    "/apiVersion",
+    "/kind",
+    "/metadata/namespace",
+    "/metadata/name",
+];
+
+/// Sort key of produced objects.
+pub fn object_order(v: &Value) -> [&str; 4] {
+    ORDER.map(|p| str_at(v, p))
 }
 
-/// Sorts produced objects by [`object_order`].
+/// Sorts produced objects by [`object_order`], reading a field only when the ones
+/// before it are equal (a plan's objects differ in their apiVersion).
 pub fn sort_objects(objects: &mut [Value]) {
-    objects.sort_by(|a, b| object_order(a).cmp(&object_order(b)));
+    objects.sort_by(|a, b| {
+        ORDER
+            .iter()
+            .map(|p| str_at(a, p).cmp(str_at(b, p)))
+            .find(|o| o.is_ne())
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
 }
 
 /// Annotation that freezes an object: it is neither planned nor printed.
@@ -272,5 +281,37 @@ pub fn clock_of(objects: &[Value]) -> String {
         "2026-01-01T00:00:00Z".into()
     } else {
         latest
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn objects_sort_by_api_version_kind_namespace_and_name() {
+        let obj = |a: &str, k: &str, ns: &str, n: &str| json!({"apiVersion": a, "kind": k, "metadata": {"namespace": ns, "name": n}});
+        let sorted = vec![
+            obj("a/v1", "B", "z", "z"),
+            obj("b/v1", "A", "a", "a"),
+            obj("b/v1", "B", "a", "b"),
+            obj("b/v1", "B", "b", "a"),
+            obj("b/v1", "B", "b", "b"),
+            json!({"kind": "NoVersion"}),
+        ];
+        // the key as a whole, field by field, decides; missing fields read as ""
+        let mut expected = sorted.clone();
+        expected.sort_by(|a, b| object_order(a).cmp(&object_order(b)));
+        for rotation in 0..sorted.len() {
+            let mut objects = sorted.clone();
+            objects.rotate_left(rotation);
+            objects.reverse();
+            sort_objects(&mut objects);
+            assert_eq!(objects, expected, "rotation {rotation}");
+        }
+        assert_eq!(expected[0]["kind"], "NoVersion");
+        assert_eq!(expected[1], sorted[0]);
+        assert_eq!(expected[5], sorted[4]);
     }
 }

@@ -786,7 +786,7 @@ fn runtime_replicas(spec: &Value, hpa: &Value) -> Value {
         (n, n, n, n)
     };
     let display = if min == max {
-        format!("{current}")
+        current.to_string()
     } else {
         format!("{current}/{desired} ({min}-{max})")
     };
