@@ -47,7 +47,7 @@ pub fn finish(mut obj: Value, parent: &Value, ctl: &str, owned: bool, rc: &Value
                 labels.insert(k.clone(), v);
             }
         }
-        let name_key = format!("aim.eai.amd.com/{ctl}.name");
+        let name_key = ["aim.eai.amd.com/", ctl, ".name"].concat();
         if !labels.contains_key(&name_key) {
             let v = json!(s(parent, "/metadata/name"));
             if is_job {
