@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::json_path::field;
 
 use super::native::{self, NativeFn};
-use super::script::{Arg, EvalError, Scripts};
+use super::script::{EvalError, Scripts};
 
 #[derive(Parser)]
 #[grammar = "../grammar/expr.pest"]
@@ -717,14 +717,7 @@ fn call(
         .map(|a| a.eval_shared(scope, scripts))
         .collect::<Result<smallvec::SmallVec<[_; 8]>, _>>()?;
     Ok(if memoised {
-        let args: smallvec::SmallVec<[Arg; 8]> = vals
-            .iter()
-            .map(|v| match v {
-                Evaluated::Shared(r) => Arg::Result(r),
-                Evaluated::Value(v) => Arg::Value(v),
-            })
-            .collect();
-        Evaluated::Shared(scripts.call(name, &args)?)
+        Evaluated::Shared(scripts.call(name, &vals)?)
     } else {
         let refs: smallvec::SmallVec<[&Value; 8]> = vals.iter().map(|v| &**v).collect();
         Evaluated::Value(Cow::Owned(scripts.call_unmemoised(name, &refs)?))
@@ -755,6 +748,12 @@ impl Evaluated<'_> {
             Evaluated::Value(v) => Evaluated::Value(Cow::Owned(v.into_owned())),
             Evaluated::Shared(v) => Evaluated::Shared(v),
         }
+    }
+}
+
+impl<'a> From<&'a Value> for Evaluated<'a> {
+    fn from(v: &'a Value) -> Self {
+        Evaluated::Value(Cow::Borrowed(v))
     }
 }
 

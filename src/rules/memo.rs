@@ -13,6 +13,8 @@ use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
 
+use super::expr::Evaluated;
+
 /// Values (nodes) the arguments of a remembered call may hold in all.
 const MAX_ARG_NODES: usize = 256;
 /// Bytes a call's key may take (strings count whole).
@@ -31,30 +33,8 @@ const SEEN: usize = 16 * 1024;
 pub struct Key {
     bytes: Vec<u8>,
     hash: u64,
-    /// The results written in by address, kept alive with the key (see [`Arg`]).
+    /// The results written in by address, kept alive with the key (see [`CallMemo::key`]).
     pins: Vec<Arc<Value>>,
-}
-
-/// An argument of a call: a value, or the shared result of another call. A result is
-/// written into a key by its address, not its content (an InferenceService's shape
-/// would be written out on every predictor lookup); the key, and the entry made of
-/// it, keep the result alive, so while the entry exists that address names nothing
-/// else and the same address means the same value.
-#[derive(Clone, Copy)]
-pub enum Arg<'a> {
-    Value(&'a Value),
-    Result(&'a Arc<Value>),
-}
-
-impl std::ops::Deref for Arg<'_> {
-    type Target = Value;
-
-    fn deref(&self) -> &Value {
-        match self {
-            Arg::Value(v) => v,
-            Arg::Result(r) => r,
-        }
-    }
 }
 
 struct Entry {
@@ -76,8 +56,12 @@ struct Inner {
 }
 
 impl CallMemo {
-    /// The key of `function(args)`, if its arguments are small enough.
-    pub fn key(function: &str, args: &[Arg]) -> Option<Key> {
+    /// The key of `function(args)`, if its arguments are small enough. An argument
+    /// that is another call's shared result is written by its address, not its
+    /// content (an InferenceService's shape would be written out on every predictor
+    /// lookup); the key, and the entry made of it, keep that result alive, so while
+    /// the entry exists the address names nothing else and means the same value.
+    pub fn key(function: &str, args: &[Evaluated]) -> Option<Key> {
         let mut w = Writer {
             bytes: Vec::with_capacity(256),
             nodes: MAX_ARG_NODES,
@@ -86,8 +70,8 @@ impl CallMemo {
         w.str(function)?;
         for a in args {
             match a {
-                Arg::Value(v) => w.value(v)?,
-                Arg::Result(r) => {
+                Evaluated::Value(v) => w.value(v)?,
+                Evaluated::Shared(r) => {
                     w.bytes.push(9);
                     w.bytes
                         .extend_from_slice(&(Arc::as_ptr(r) as usize as u64).to_le_bytes());
@@ -257,7 +241,7 @@ mod tests {
     use serde_json::json;
 
     fn bytes(function: &str, args: &[Value]) -> Vec<u8> {
-        let args: Vec<Arg> = args.iter().map(Arg::Value).collect();
+        let args: Vec<Evaluated> = args.iter().map(Evaluated::from).collect();
         CallMemo::key(function, &args).expect("small").bytes
     }
 
@@ -265,7 +249,7 @@ mod tests {
     fn remembers_small_calls_by_value() {
         let memo = CallMemo::default();
         let a = json!({"found": true, "status": "Ready"});
-        let key = || CallMemo::key("f", &[Arg::Value(&a)]).expect("small");
+        let key = || CallMemo::key("f", &[Evaluated::from(&a)]).expect("small");
         assert_eq!(memo.get(&key()), None);
         // the first occurrence leaves a fingerprint only, the second a copy
         let ready = Arc::new(json!("ready"));
@@ -276,16 +260,16 @@ mod tests {
         // another function or other arguments miss
         let b = json!({"found": true, "status": "Failed"});
         assert_eq!(
-            memo.get(&CallMemo::key("g", &[Arg::Value(&a)]).unwrap()),
+            memo.get(&CallMemo::key("g", &[Evaluated::from(&a)]).unwrap()),
             None
         );
         assert_eq!(
-            memo.get(&CallMemo::key("f", &[Arg::Value(&b)]).unwrap()),
+            memo.get(&CallMemo::key("f", &[Evaluated::from(&b)]).unwrap()),
             None
         );
         // a hash collision does not return another call's result
         let collision = Key {
-            bytes: CallMemo::key("f", &[Arg::Value(&b)]).unwrap().bytes,
+            bytes: CallMemo::key("f", &[Evaluated::from(&b)]).unwrap().bytes,
             hash: key().hash,
             pins: vec![],
         };
@@ -332,7 +316,13 @@ mod tests {
         let memo = CallMemo::default();
         let shape = Arc::new(json!({"labels": {"a": "b"}}));
         let equal = Arc::new((*shape).clone());
-        let key = |r| CallMemo::key("f", &[Arg::Result(r), Arg::Value(&json!(1))]).unwrap();
+        let key = |r| {
+            CallMemo::key(
+                "f",
+                &[Evaluated::Shared(Arc::clone(r)), Evaluated::from(&json!(1))],
+            )
+            .unwrap()
+        };
         assert_eq!(key(&shape).bytes, key(&shape).bytes);
         // another result is another argument, even with the same content
         assert_ne!(key(&shape).bytes, key(&equal).bytes);
@@ -350,11 +340,11 @@ mod tests {
     #[test]
     fn large_calls_are_not_remembered() {
         let big = Value::Array((0..MAX_ARG_NODES as i64).map(Value::from).collect());
-        assert!(CallMemo::key("f", &[Arg::Value(&big)]).is_none());
+        assert!(CallMemo::key("f", &[Evaluated::from(&big)]).is_none());
         let long = Value::String("x".repeat(MAX_KEY_BYTES));
-        assert!(CallMemo::key("f", &[Arg::Value(&long)]).is_none());
+        assert!(CallMemo::key("f", &[Evaluated::from(&long)]).is_none());
         let memo = CallMemo::default();
-        let key = || CallMemo::key("f", &[Arg::Value(&json!(1))]).unwrap();
+        let key = || CallMemo::key("f", &[Evaluated::from(&json!(1))]).unwrap();
         let result = Arc::new(Value::Array(
             (0..=MAX_RESULT_NODES as i64).map(Value::from).collect(),
         ));
@@ -369,8 +359,8 @@ mod tests {
         for i in 0..=CAPACITY as i64 {
             let a = json!(i);
             let result = Arc::new(a.clone());
-            memo.insert(CallMemo::key("f", &[Arg::Value(&a)]).unwrap(), &result);
-            memo.insert(CallMemo::key("f", &[Arg::Value(&a)]).unwrap(), &result);
+            memo.insert(CallMemo::key("f", &[Evaluated::from(&a)]).unwrap(), &result);
+            memo.insert(CallMemo::key("f", &[Evaluated::from(&a)]).unwrap(), &result);
         }
         assert_eq!(memo.len(), 1);
     }

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::ast::Span;
 use super::diagnostic::{Code, Diagnostic};
-pub use super::memo::Arg;
+use super::expr::Evaluated;
 use super::memo::CallMemo;
 use super::native;
 
@@ -180,7 +180,7 @@ impl Scripts {
     /// Calls a pack function with JSON arguments under the sandbox limits; a call
     /// with small arguments made before returns the result it had.
     /// The result is shared with the memo: a caller that only reads it copies nothing.
-    pub fn call(&self, name: &str, args: &[Arg]) -> Result<Arc<Value>, EvalError> {
+    pub fn call(&self, name: &str, args: &[Evaluated]) -> Result<Arc<Value>, EvalError> {
         let key = CallMemo::key(name, args);
         if let Some(v) = key.as_ref().and_then(|k| self.memo.get(k)) {
             return Ok(v);
@@ -342,7 +342,7 @@ mod tests {
         )]);
         assert!(diags.is_empty());
         assert_eq!(
-            *scripts.call("f", &[Arg::Value(&v)]).unwrap(),
+            *scripts.call("f", &[Evaluated::from(&v)]).unwrap(),
             serde_json::json!({"a": [1, 2.5, "x", null, true], "b": {"c": -2}, "d": "", "e": "z"})
         );
         assert!(matches!(
@@ -359,25 +359,25 @@ mod tests {
         // remembered from the second call on
         for _ in 0..3 {
             assert_eq!(
-                *scripts.call("twice", &[Arg::Value(&small)]).unwrap(),
+                *scripts.call("twice", &[Evaluated::from(&small)]).unwrap(),
                 serde_json::json!(42)
             );
         }
         assert_eq!(scripts.memo.len(), 1);
         // a remembered result is handed out shared, not copied
         assert!(Arc::ptr_eq(
-            &scripts.call("twice", &[Arg::Value(&small)]).unwrap(),
-            &scripts.call("twice", &[Arg::Value(&small)]).unwrap()
+            &scripts.call("twice", &[Evaluated::from(&small)]).unwrap(),
+            &scripts.call("twice", &[Evaluated::from(&small)]).unwrap()
         ));
         let one = serde_json::json!(1);
         assert_eq!(
-            *scripts.call("twice", &[Arg::Value(&one)]).unwrap(),
+            *scripts.call("twice", &[Evaluated::from(&one)]).unwrap(),
             serde_json::json!(2)
         );
         assert_eq!(scripts.memo.len(), 1);
         // failures are not remembered: every failing call reports
         for _ in 0..3 {
-            assert!(scripts.call("fail", &[Arg::Value(&small)]).is_err());
+            assert!(scripts.call("fail", &[Evaluated::from(&small)]).is_err());
         }
         assert_eq!(scripts.memo.len(), 1);
     }
