@@ -100,3 +100,58 @@ fn a_spec_the_schema_rejects_fails_the_service_and_a_foreign_status_field_does_n
         "InvalidSpec"
     );
 }
+
+/// `--explain` prints each step's time; other plans (the operator's) read no clock
+/// and record no step, and are otherwise the same plan.
+#[test]
+fn only_a_timed_plan_records_its_steps() {
+    let svc = json!({"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMService",
+        "metadata": {"name": "s", "namespace": "team", "uid": "uid-s"},
+        "spec": {"model": {"name": "m"}}});
+    let model = json!({"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMModel",
+        "metadata": {"name": "m", "namespace": "team", "uid": "uid-m"}, "spec": {"image": "x/m:1"}, "status": {"status": "Ready"}});
+    let snap = Snapshot::new(vec![
+        json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "a", "labels": {"amd.com/gpu.device-id": "74a1"}}}),
+        model.clone(),
+        template("on-mi300x", "MI300X"),
+        svc.clone(),
+    ]);
+    let pack = RulePack::builtin().unwrap();
+    let now = "2026-01-01T00:00:00Z";
+    let timed = Settings {
+        timed: true,
+        ..Settings::default()
+    };
+    let steps = |plan: &aimctl::plan::Plan| -> Vec<String> {
+        plan.trace
+            .steps
+            .iter()
+            .map(|(s, _)| s.to_string())
+            .collect()
+    };
+
+    let untimed = service::plan_with(&snap, &pack, &svc, now, &Settings::default());
+    let explained = service::plan_with(&snap, &pack, &svc, now, &timed);
+    assert_eq!(steps(&untimed), Vec::<String>::new());
+    let named = steps(&explained);
+    assert!(
+        named.iter().any(|s| s.starts_with("select template")),
+        "{named:?}"
+    );
+    assert!(named.iter().any(|s| s.starts_with("merge ")), "{named:?}");
+    assert!(named.iter().any(|s| s.starts_with("output ")), "{named:?}");
+    assert_eq!(named.last().map(String::as_str), Some("plan"));
+    assert_eq!(untimed.status, explained.status);
+    assert_eq!(untimed.objects, explained.objects);
+
+    // the other kinds' planners too
+    let round = |settings: &Settings| {
+        aimctl::plan::round_with(&snap, &pack, now, None, settings)
+            .into_iter()
+            .find(|p| p.object["kind"] == "AIMModel")
+            .map(|p| steps(&p.plan))
+            .unwrap()
+    };
+    assert_eq!(round(&Settings::default()), Vec::<String>::new());
+    assert_eq!(round(&timed).last().map(String::as_str), Some("plan"));
+}

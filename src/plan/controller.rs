@@ -11,7 +11,7 @@
 //! status fields (a `()` value removes the field) and a requeue request.
 
 use crate::json_path::At as _;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
@@ -116,17 +116,22 @@ pub struct Controller<'a> {
     /// The controller name of outputs.md §2.1 (`model`, `cluster-model`, ...).
     pub ctl: &'static str,
     pub trace: Trace,
-    started: Instant,
+    started: Laps,
 }
 
 impl<'a> Controller<'a> {
-    pub fn new(pack: &'a RulePack, kind: &str, ctl: &'static str) -> Self {
+    /// `timed`: [`Settings::timed`](super::Settings::timed).
+    pub fn new(pack: &'a RulePack, kind: &str, ctl: &'static str, timed: bool) -> Self {
+        let trace = Trace {
+            timed,
+            ..Trace::default()
+        };
         Controller {
             pack,
             kind: kind.to_string(),
             ctl,
-            trace: Trace::default(),
-            started: Instant::now(),
+            started: Laps::start(&trace),
+            trace,
         }
     }
 
@@ -136,7 +141,7 @@ impl<'a> Controller<'a> {
         if !ctx.get("merged").is_some_and(Value::is_object) {
             ctx.insert("merged".into(), json!({}));
         }
-        let mut laps = Laps::start();
+        let mut laps = Laps::start(&self.trace);
         for m in self.pack.merges.iter().filter(|m| m.parent == self.kind) {
             let value = Value::Object(std::mem::take(ctx));
             let result = m.run(&self.pack.scripts, &value);
@@ -156,13 +161,13 @@ impl<'a> Controller<'a> {
                     .notes
                     .push(format!("merge {} failed: {e}", m.name)),
             }
-            self.trace.steps.push((m.step.clone(), laps.lap()));
+            laps.lap(&mut self.trace, || m.step.clone());
         }
     }
 
     /// Evaluates the kind's status block: components and decorations.
     pub fn status_parts(&mut self, ctx: &Value) -> StatusParts {
-        let t = Instant::now();
+        let mut laps = Laps::start(&self.trace);
         let mut parts = StatusParts::default();
         for c in self.pack.statuses.get(&self.kind).into_iter().flatten() {
             let include = match &c.when {
@@ -198,9 +203,7 @@ impl<'a> Controller<'a> {
                 Err(e) => parts.components.push(rule_error(&c.name, &e)),
             }
         }
-        self.trace
-            .steps
-            .push(("status components".into(), t.elapsed()));
+        laps.lap(&mut self.trace, || "status components".into());
         parts
     }
 
@@ -208,7 +211,7 @@ impl<'a> Controller<'a> {
     /// or `()`), completes their metadata (outputs.md §2.2–2.3) and sorts them.
     pub fn outputs(&mut self, ctx: &Value, parent: &Value, rc: &Value) -> Vec<Value> {
         let mut objects = vec![];
-        let mut laps = Laps::start();
+        let mut laps = Laps::start(&self.trace);
         for out in self.pack.outputs.iter().filter(|o| o.parent == self.kind) {
             match self.pack.build_output(out, ctx) {
                 Ok(Some((built, owned))) => {
@@ -233,7 +236,7 @@ impl<'a> Controller<'a> {
                     .notes
                     .push(format!("output {} failed: {e}", out.name)),
             }
-            self.trace.steps.push((out.step.clone(), laps.lap()));
+            laps.lap(&mut self.trace, || out.step.clone());
         }
         sort_objects(&mut objects);
         objects
@@ -303,9 +306,7 @@ impl<'a> Controller<'a> {
         } else {
             objects
         };
-        self.trace
-            .steps
-            .push(("plan".into(), self.started.elapsed()));
+        self.started.lap(&mut self.trace, || "plan".into());
         Plan {
             objects,
             status: st,

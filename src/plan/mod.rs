@@ -70,21 +70,23 @@ impl Planned {
     }
 }
 
-/// Times steps that follow one another with one clock read a step (a plan has a
-/// dozen or more; the clock is not free on every machine).
-pub struct Laps(Instant);
+/// Times steps that follow one another with one clock read a step, when the plan is
+/// timed ([`Trace::timed`]); untimed, it reads no clock and records no step (a plan
+/// has a couple of dozen steps, and only `--explain` prints their times).
+pub struct Laps(Option<Instant>);
 
 impl Laps {
-    pub fn start() -> Self {
-        Laps(Instant::now())
+    pub fn start(trace: &Trace) -> Self {
+        Laps(trace.timed.then(Instant::now))
     }
 
-    /// The time since the last lap (or the start).
-    pub fn lap(&mut self) -> Duration {
-        let now = Instant::now();
-        let took = now - self.0;
-        self.0 = now;
-        took
+    /// Records the time since the last lap (or the start) as the time of `step`.
+    pub fn lap(&mut self, trace: &mut Trace, step: impl FnOnce() -> Arc<str>) {
+        if let Some(last) = &mut self.0 {
+            let now = Instant::now();
+            trace.steps.push((step(), now - *last));
+            *last = now;
+        }
     }
 }
 
@@ -94,8 +96,11 @@ pub struct Trace {
     pub selection: Option<Arc<SelectionResult>>,
     /// Per merge: field path → the layer whose value won.
     pub merges: Vec<(String, crate::rules::merge::Provenance)>,
-    /// Named steps and their durations; names are shared with the pack.
+    /// Named steps and their durations, when the plan is timed; names are shared
+    /// with the pack.
     pub steps: Vec<(Arc<str>, Duration)>,
+    /// Whether the plan times its steps ([`Settings::timed`]).
+    pub timed: bool,
     pub notes: Vec<String>,
     /// When the controller wants to look again even if nothing changes (the operator
     /// requeues; e.g. a Progressing artifact every 10 s, a model source after its
@@ -117,6 +122,8 @@ pub struct Settings {
     /// that a retuned pack moves running services (service-reconcile.md §6.1 keeps a
     /// resolution sticky otherwise).
     pub reselect: bool,
+    /// Time every step of a plan into its trace (`--explain` prints the times).
+    pub timed: bool,
 }
 
 impl Default for Settings {
@@ -124,6 +131,7 @@ impl Default for Settings {
         Settings {
             operator_namespace: "aim-system".into(),
             reselect: false,
+            timed: false,
         }
     }
 }

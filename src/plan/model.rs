@@ -20,7 +20,12 @@ use crate::snapshot::Snapshot;
 pub fn plan(snap: &Snapshot, pack: &RulePack, obj: &Value, now: &str, settings: &Settings) -> Plan {
     let kind = s(obj, "/kind");
     let cluster = kind == "AIMClusterModel";
-    let mut c = Controller::new(pack, kind, if cluster { "cluster-model" } else { "model" });
+    let mut c = Controller::new(
+        pack,
+        kind,
+        if cluster { "cluster-model" } else { "model" },
+        settings.timed,
+    );
     let name = s(obj, "/metadata/name");
     let ns = if cluster {
         ""

@@ -420,7 +420,12 @@ fn filter_result(snap: &Snapshot, spec: &Value, filter: &Value) -> (Value, Vec<R
 
 /// Plans one model source.
 pub fn plan(snap: &Snapshot, pack: &RulePack, obj: &Value, now: &str, settings: &Settings) -> Plan {
-    let mut c = Controller::new(pack, "AIMClusterModelSource", "cluster-model-source");
+    let mut c = Controller::new(
+        pack,
+        "AIMClusterModelSource",
+        "cluster-model-source",
+        settings.timed,
+    );
     let name = s(obj, "/metadata/name");
     let spec = obj.get("spec").cloned().unwrap_or(Value::Null);
     let existing: BTreeSet<String> = snap

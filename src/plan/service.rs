@@ -2,8 +2,6 @@
 //! model and the template; run the pack's selection, merges and outputs; derive the
 //! status. Facts are gathered here; every policy is the pack's.
 
-use std::time::Instant;
-
 use serde_json::{Value, json};
 
 use super::context::Context;
@@ -64,8 +62,11 @@ pub fn plan_with(
     now: &str,
     settings: &super::Settings,
 ) -> Plan {
-    let mut trace = Trace::default();
-    let started = Instant::now();
+    let mut trace = Trace {
+        timed: settings.timed,
+        ..Trace::default()
+    };
+    let mut total = Laps::start(&trace);
     let ctx = context(snap, pack, svc, now, settings.reselect, &mut trace);
     let ns = s(svc, "/metadata/namespace");
     let spec = svc.get("spec").unwrap_or(&Value::Null);
@@ -77,7 +78,7 @@ pub fn plan_with(
 
     // status: components from the pack, then the shared framework
     let mut components = vec![];
-    let mut laps = Laps::start();
+    let mut laps = Laps::start(&trace);
     for c in pack.statuses.get("AIMService").into_iter().flatten() {
         let include = match &c.when {
             Some(w) => pack.eval(w, &ctx).map(|v| *v == Value::Bool(true)),
@@ -95,7 +96,7 @@ pub fn plan_with(
             Ok(None) => {}
             Err(e) => components.push(super::controller::rule_error(&c.name, &e)),
         }
-        trace.steps.push((c.step.clone(), laps.lap()));
+        laps.lap(&mut trace, || c.step.clone());
     }
     let previous = status::stored_conditions(at(svc, "/status/conditions"));
     let generation = at(svc, "/metadata/generation").and_then(Value::as_i64);
@@ -129,7 +130,7 @@ pub fn plan_with(
     // outputs (service-reconcile.md §9): only when no error class blocks applying
     let mut objects = vec![];
     if !outcome.blocks_apply {
-        let mut laps = Laps::start();
+        let mut laps = Laps::start(&trace);
         for out in pack.outputs.iter().filter(|o| o.parent == "AIMService") {
             match pack.build_output(out, &ctx) {
                 Ok(Some((obj, owned))) if obj.is_object() => {
@@ -141,7 +142,7 @@ pub fn plan_with(
                 Ok(None) => {}
                 Err(e) => trace.notes.push(format!("output {} failed: {e}", out.name)),
             }
-            trace.steps.push((out.step.clone(), laps.lap()));
+            laps.lap(&mut trace, || out.step.clone());
         }
     }
     sort_objects(&mut objects);
@@ -192,7 +193,7 @@ pub fn plan_with(
     for (k, v) in fields {
         status.insert(k.into(), v);
     }
-    trace.steps.push(("plan".into(), started.elapsed()));
+    total.lap(&mut trace, || "plan".into());
     Plan {
         objects,
         status: Value::Object(status),
@@ -296,7 +297,7 @@ pub fn context<'a>(
 
     // merges, in pack order; each result is visible to the next
     ctx.insert("merged", json!({}));
-    let mut laps = Laps::start();
+    let mut laps = Laps::start(trace);
     for m in pack.merges.iter().filter(|m| m.parent == "AIMService") {
         match m.run(&pack.scripts, &ctx) {
             Ok(merged) => {
@@ -307,7 +308,7 @@ pub fn context<'a>(
             }
             Err(e) => trace.notes.push(format!("merge {} failed: {e}", m.name)),
         }
-        trace.steps.push((m.step.clone(), laps.lap()));
+        laps.lap(trace, || m.step.clone());
     }
     // the runtime config's routing defaults, read below while the context is filled
     let rc_routing = ctx["merged"]["runtime_config"]["routing"].clone();
@@ -661,12 +662,11 @@ fn resolve_template<'s>(
         .templates_for_model(ns, model_name)
         .map(|t| &**t)
         .collect();
-    let t = Instant::now();
+    let mut laps = Laps::start(trace);
     let result = selection.run(&pack.scripts, ctx, &candidates, Some(snap.selection_memo()));
-    trace.steps.push((
-        format!("select template ({} candidates)", candidates.len()).into(),
-        t.elapsed(),
-    ));
+    laps.lap(trace, || {
+        format!("select template ({} candidates)", candidates.len()).into()
+    });
     match result {
         Ok(r) => {
             match r.decision {

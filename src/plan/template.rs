@@ -34,6 +34,7 @@ pub fn plan(snap: &Snapshot, pack: &RulePack, obj: &Value, now: &str, settings: 
         } else {
             "service-template"
         },
+        settings.timed,
     );
     let name = s(obj, "/metadata/name");
     let uid = s(obj, "/metadata/uid");
