@@ -101,10 +101,10 @@ fn a_spec_the_schema_rejects_fails_the_service_and_a_foreign_status_field_does_n
     );
 }
 
-/// `--explain` prints each step's time; other plans (the operator's) read no clock
-/// and record no step, and are otherwise the same plan.
+/// `--explain` prints each step's time and each merged field's layer; other plans
+/// (the operator's) read no clock and record neither, and are otherwise the same plan.
 #[test]
-fn only_a_timed_plan_records_its_steps() {
+fn only_an_explained_plan_records_step_times_and_provenance() {
     let svc = json!({"apiVersion": "aim.eai.amd.com/v1alpha1", "kind": "AIMService",
         "metadata": {"name": "s", "namespace": "team", "uid": "uid-s"},
         "spec": {"model": {"name": "m"}}});
@@ -118,8 +118,8 @@ fn only_a_timed_plan_records_its_steps() {
     ]);
     let pack = RulePack::builtin().unwrap();
     let now = "2026-01-01T00:00:00Z";
-    let timed = Settings {
-        timed: true,
+    let explain = Settings {
+        explain: true,
         ..Settings::default()
     };
     let steps = |plan: &aimctl::plan::Plan| -> Vec<String> {
@@ -129,10 +129,22 @@ fn only_a_timed_plan_records_its_steps() {
             .map(|(s, _)| s.to_string())
             .collect()
     };
+    let provenance = |plan: &aimctl::plan::Plan| -> Vec<String> {
+        plan.trace
+            .merges
+            .iter()
+            .flat_map(|(merge, fields)| {
+                fields
+                    .iter()
+                    .map(move |(f, l)| format!("{merge}: {f} <- {l}"))
+            })
+            .collect()
+    };
 
-    let untimed = service::plan_with(&snap, &pack, &svc, now, &Settings::default());
-    let explained = service::plan_with(&snap, &pack, &svc, now, &timed);
-    assert_eq!(steps(&untimed), Vec::<String>::new());
+    let quiet = service::plan_with(&snap, &pack, &svc, now, &Settings::default());
+    let explained = service::plan_with(&snap, &pack, &svc, now, &explain);
+    assert_eq!(steps(&quiet), Vec::<String>::new());
+    assert_eq!(provenance(&quiet), Vec::<String>::new());
     let named = steps(&explained);
     assert!(
         named.iter().any(|s| s.starts_with("select template")),
@@ -141,8 +153,13 @@ fn only_a_timed_plan_records_its_steps() {
     assert!(named.iter().any(|s| s.starts_with("merge ")), "{named:?}");
     assert!(named.iter().any(|s| s.starts_with("output ")), "{named:?}");
     assert_eq!(named.last().map(String::as_str), Some("plan"));
-    assert_eq!(untimed.status, explained.status);
-    assert_eq!(untimed.objects, explained.objects);
+    let fields = provenance(&explained);
+    assert!(
+        fields.contains(&"container_env: [name=AIM_CACHE_PATH] <- defaults".to_string()),
+        "{fields:?}"
+    );
+    assert_eq!(quiet.status, explained.status);
+    assert_eq!(quiet.objects, explained.objects);
 
     // the other kinds' planners too
     let round = |settings: &Settings| {
@@ -153,5 +170,5 @@ fn only_a_timed_plan_records_its_steps() {
             .unwrap()
     };
     assert_eq!(round(&Settings::default()), Vec::<String>::new());
-    assert_eq!(round(&timed).last().map(String::as_str), Some("plan"));
+    assert_eq!(round(&explain).last().map(String::as_str), Some("plan"));
 }

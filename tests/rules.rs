@@ -192,7 +192,7 @@ fn merges_follow_layer_order_and_record_the_winner() {
         "ns": {"routing": {"enabled": false, "gatewayRef": {"name": "b"}}},
         "cl": {"routing": {"enabled": true, "gatewayRef": {"name": "a", "namespace": "gw"}}}
     }});
-    let env = p.merges[0].run(&p.scripts, &ctx).unwrap();
+    let env = p.merges[0].run(&p.scripts, &ctx, true).unwrap();
     let names: Vec<&str> = env
         .value
         .as_array()
@@ -208,7 +208,7 @@ fn merges_follow_layer_order_and_record_the_winner() {
     );
     assert!(env.provenance.contains(&("[name=B]".into(), "high".into())));
     assert!(env.provenance.contains(&("[name=A]".into(), "low".into())));
-    let res = p.merges[1].run(&p.scripts, &ctx).unwrap();
+    let res = p.merges[1].run(&p.scripts, &ctx, true).unwrap();
     assert_eq!(
         res.value,
         json!({"requests": {"cpu": "8", "memory": "32Gi"}, "limits": {"memory": "48Gi"}})
@@ -222,11 +222,17 @@ fn merges_follow_layer_order_and_record_the_winner() {
             .contains(&("requests.memory".into(), "low".into()))
     );
     // a zero value in the higher layer does not switch off the lower layer's value
-    let rc = p.merges[2].run(&p.scripts, &ctx).unwrap();
+    let rc = p.merges[2].run(&p.scripts, &ctx, true).unwrap();
     assert_eq!(
         rc.value,
         json!({"routing": {"enabled": true, "gatewayRef": {"name": "b", "namespace": "gw"}}})
     );
+    // provenance is recorded for --explain only; the merged values are the same
+    for (m, explained) in p.merges.iter().zip([&env, &res, &rc]) {
+        let quiet = m.run(&p.scripts, &ctx, false).unwrap();
+        assert_eq!(quiet.value, explained.value);
+        assert!(quiet.provenance.is_empty() && !explained.provenance.is_empty());
+    }
 }
 
 const SELECT: &str = r#"

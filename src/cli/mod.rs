@@ -187,7 +187,7 @@ pub fn run(cli: Cli) -> ExitCode {
             now,
             settings: crate::plan::Settings {
                 operator_namespace,
-                timed: explain,
+                explain,
                 ..Default::default()
             },
         }),

@@ -79,7 +79,7 @@ fn quantity_bytes(q: &Value) -> i64 {
 
 /// Plans one artifact.
 pub fn plan(snap: &Snapshot, pack: &RulePack, obj: &Value, now: &str, settings: &Settings) -> Plan {
-    let mut c = Controller::new(pack, "AIMArtifact", "artifact", settings.timed);
+    let mut c = Controller::new(pack, "AIMArtifact", "artifact", settings.explain);
     let name = s(obj, "/metadata/name");
     let ns = s(obj, "/metadata/namespace");
     let uid = s(obj, "/metadata/uid");

@@ -120,10 +120,10 @@ pub struct Controller<'a> {
 }
 
 impl<'a> Controller<'a> {
-    /// `timed`: [`Settings::timed`](super::Settings::timed).
-    pub fn new(pack: &'a RulePack, kind: &str, ctl: &'static str, timed: bool) -> Self {
+    /// `explain`: [`Settings::explain`](super::Settings::explain).
+    pub fn new(pack: &'a RulePack, kind: &str, ctl: &'static str, explain: bool) -> Self {
         let trace = Trace {
-            timed,
+            explain,
             ..Trace::default()
         };
         Controller {
@@ -144,7 +144,7 @@ impl<'a> Controller<'a> {
         let mut laps = Laps::start(&self.trace);
         for m in self.pack.merges.iter().filter(|m| m.parent == self.kind) {
             let value = Value::Object(std::mem::take(ctx));
-            let result = m.run(&self.pack.scripts, &value);
+            let result = m.run(&self.pack.scripts, &value, self.trace.explain);
             let Value::Object(back) = value else {
                 unreachable!("ctx is a map")
             };
@@ -154,7 +154,9 @@ impl<'a> Controller<'a> {
                     if let Some(Value::Object(mm)) = ctx.get_mut("merged") {
                         mm.insert(m.name.clone(), merged.value);
                     }
-                    self.trace.merges.push((m.name.clone(), merged.provenance));
+                    if self.trace.explain {
+                        self.trace.merges.push((m.name.clone(), merged.provenance));
+                    }
                 }
                 Err(e) => self
                     .trace

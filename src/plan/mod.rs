@@ -71,13 +71,13 @@ impl Planned {
 }
 
 /// Times steps that follow one another with one clock read a step, when the plan is
-/// timed ([`Trace::timed`]); untimed, it reads no clock and records no step (a plan
-/// has a couple of dozen steps, and only `--explain` prints their times).
+/// explained ([`Trace::explain`]); otherwise it reads no clock and records no step (a
+/// plan has a couple of dozen steps, and only `--explain` prints their times).
 pub struct Laps(Option<Instant>);
 
 impl Laps {
     pub fn start(trace: &Trace) -> Self {
-        Laps(trace.timed.then(Instant::now))
+        Laps(trace.explain.then(Instant::now))
     }
 
     /// Records the time since the last lap (or the start) as the time of `step`.
@@ -94,13 +94,13 @@ impl Laps {
 #[derive(Debug, Clone, Default)]
 pub struct Trace {
     pub selection: Option<Arc<SelectionResult>>,
-    /// Per merge: field path → the layer whose value won.
+    /// Per merge: field path → the layer whose value won (when explained).
     pub merges: Vec<(String, crate::rules::merge::Provenance)>,
-    /// Named steps and their durations, when the plan is timed; names are shared
-    /// with the pack.
+    /// Named steps and their durations, when the plan is explained; names are
+    /// shared with the pack.
     pub steps: Vec<(Arc<str>, Duration)>,
-    /// Whether the plan times its steps ([`Settings::timed`]).
-    pub timed: bool,
+    /// Whether the plan records step times and merge provenance ([`Settings::explain`]).
+    pub explain: bool,
     pub notes: Vec<String>,
     /// When the controller wants to look again even if nothing changes (the operator
     /// requeues; e.g. a Progressing artifact every 10 s, a model source after its
@@ -122,8 +122,9 @@ pub struct Settings {
     /// that a retuned pack moves running services (service-reconcile.md §6.1 keeps a
     /// resolution sticky otherwise).
     pub reselect: bool,
-    /// Time every step of a plan into its trace (`--explain` prints the times).
-    pub timed: bool,
+    /// Record what only `--explain` prints: each step's time and the layer each
+    /// merged field came from.
+    pub explain: bool,
 }
 
 impl Default for Settings {
@@ -131,7 +132,7 @@ impl Default for Settings {
         Settings {
             operator_namespace: "aim-system".into(),
             reselect: false,
-            timed: false,
+            explain: false,
         }
     }
 }

@@ -24,7 +24,7 @@ pub fn plan(snap: &Snapshot, pack: &RulePack, obj: &Value, now: &str, settings: 
         pack,
         kind,
         if cluster { "cluster-model" } else { "model" },
-        settings.timed,
+        settings.explain,
     );
     let name = s(obj, "/metadata/name");
     let ns = if cluster {

@@ -424,7 +424,7 @@ pub fn plan(snap: &Snapshot, pack: &RulePack, obj: &Value, now: &str, settings: 
         pack,
         "AIMClusterModelSource",
         "cluster-model-source",
-        settings.timed,
+        settings.explain,
     );
     let name = s(obj, "/metadata/name");
     let spec = obj.get("spec").cloned().unwrap_or(Value::Null);

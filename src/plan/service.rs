@@ -63,7 +63,7 @@ pub fn plan_with(
     settings: &super::Settings,
 ) -> Plan {
     let mut trace = Trace {
-        timed: settings.timed,
+        explain: settings.explain,
         ..Trace::default()
     };
     let mut total = Laps::start(&trace);
@@ -299,12 +299,14 @@ pub fn context<'a>(
     ctx.insert("merged", json!({}));
     let mut laps = Laps::start(trace);
     for m in pack.merges.iter().filter(|m| m.parent == "AIMService") {
-        match m.run(&pack.scripts, &ctx) {
+        match m.run(&pack.scripts, &ctx, trace.explain) {
             Ok(merged) => {
                 if let Some(Value::Object(mm)) = ctx.get_mut("merged") {
                     mm.insert(m.name.clone(), merged.value);
                 }
-                trace.merges.push((m.name.clone(), merged.provenance));
+                if trace.explain {
+                    trace.merges.push((m.name.clone(), merged.provenance));
+                }
             }
             Err(e) => trace.notes.push(format!("merge {} failed: {e}", m.name)),
         }

@@ -34,7 +34,7 @@ pub fn plan(snap: &Snapshot, pack: &RulePack, obj: &Value, now: &str, settings: 
         } else {
             "service-template"
         },
-        settings.timed,
+        settings.explain,
     );
     let name = s(obj, "/metadata/name");
     let uid = s(obj, "/metadata/uid");

@@ -54,7 +54,7 @@ pub fn merge_env(defaults: &Value, overrides: &Value) -> Value {
 
 /// Plans one template cache.
 pub fn plan(snap: &Snapshot, pack: &RulePack, obj: &Value, now: &str, settings: &Settings) -> Plan {
-    let mut c = Controller::new(pack, "AIMTemplateCache", "template-cache", settings.timed);
+    let mut c = Controller::new(pack, "AIMTemplateCache", "template-cache", settings.explain);
     let name = s(obj, "/metadata/name");
     let ns = s(obj, "/metadata/namespace");
     let uid = s(obj, "/metadata/uid");

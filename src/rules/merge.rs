@@ -34,7 +34,14 @@ pub struct Merged {
 }
 
 impl MergeRule {
-    pub fn run(&self, scripts: &Scripts, ctx: &dyn Roots) -> Result<Merged, EvalError> {
+    /// Merges the layers; with `explain`, records which layer each field came from
+    /// (what `--explain` prints; without it the provenance is empty).
+    pub fn run(
+        &self,
+        scripts: &Scripts,
+        ctx: &dyn Roots,
+        explain: bool,
+    ) -> Result<Merged, EvalError> {
         let scope = Scope {
             ctx,
             subject: None,
@@ -44,13 +51,17 @@ impl MergeRule {
         for (name, e) in &self.layers {
             layers.push((name, e.eval(&scope, scripts)?.into_owned()));
         }
-        let mut provenance = vec![];
+        let mut provenance = Record {
+            on: explain,
+            entries: vec![],
+        };
         // fold from the lowest layer up
         let mut acc = Value::Null;
         let mut path = String::new();
         for (name, value) in layers.into_iter().rev() {
             acc = self.combine(&self.strategy, &mut path, acc, value, name, &mut provenance);
         }
+        let mut provenance = provenance.entries;
         provenance.sort_by(|a, b| a.0.cmp(&b.0));
         provenance.dedup_by(|b, a| {
             // keep the last (highest) writer of a path
@@ -76,7 +87,7 @@ impl MergeRule {
         base: Value,
         high: Value,
         layer: &Arc<str>,
-        prov: &mut Vec<(String, Arc<str>)>,
+        prov: &mut Record,
     ) -> Value {
         if high.is_null() {
             return base;
@@ -154,9 +165,26 @@ impl MergeRule {
     }
 }
 
-fn record(prov: &mut Vec<(String, Arc<str>)>, path: &str, layer: &Arc<str>) {
-    let p = if path.is_empty() { "." } else { path };
-    prov.push((p.to_string(), layer.clone()));
+/// A merge's provenance while it is made, recorded only when asked: a path string
+/// per field is most of what a merge allocates, and only `--explain` prints them.
+struct Record {
+    on: bool,
+    entries: Provenance,
+}
+
+impl Record {
+    fn push(&mut self, field: impl FnOnce() -> String, layer: &Arc<str>) {
+        if self.on {
+            self.entries.push((field(), layer.clone()));
+        }
+    }
+}
+
+fn record(prov: &mut Record, path: &str, layer: &Arc<str>) {
+    prov.push(
+        || if path.is_empty() { "." } else { path }.to_string(),
+        layer,
+    );
 }
 
 fn as_list(v: Value) -> Vec<Value> {
@@ -176,13 +204,12 @@ fn keyed(
     key: &str,
     json: Option<&str>,
     layer: &Arc<str>,
-    prov: &mut Vec<(String, Arc<str>)>,
+    prov: &mut Record,
 ) -> Value {
     let mut out = as_list(base);
     for item in as_list(high) {
         let k = text(item.get(key).unwrap_or(&Value::Null));
-        let field = format!("{}[{key}={k}]", if path.is_empty() { "" } else { path });
-        prov.push((field, layer.clone()));
+        prov.push(|| format!("{path}[{key}={k}]"), layer);
         let same_key = |e: &&mut Value| match e.get(key) {
             Some(Value::String(s)) => *s == k,
             other => text(other.unwrap_or(&Value::Null)) == k,
