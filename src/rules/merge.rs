@@ -165,8 +165,8 @@ impl MergeRule {
     }
 }
 
-/// A merge's provenance while it is made, recorded only when asked: a path string
-/// per field is most of what a merge allocates, and only `--explain` prints them.
+/// A merge's provenance while it is made, recorded only when asked: it costs a path
+/// string per merged field, and only `--explain` prints it.
 struct Record {
     on: bool,
     entries: Provenance,
