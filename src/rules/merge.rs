@@ -51,17 +51,15 @@ impl MergeRule {
         for (name, e) in &self.layers {
             layers.push((name, e.eval(&scope, scripts)?.into_owned()));
         }
-        let mut provenance = Record {
-            on: explain,
-            entries: vec![],
-        };
+        // recorded only when asked: a path string per merged field, for --explain
+        let mut provenance = explain.then(Vec::new);
         // fold from the lowest layer up
         let mut acc = Value::Null;
         let mut path = String::new();
         for (name, value) in layers.into_iter().rev() {
             acc = self.combine(&self.strategy, &mut path, acc, value, name, &mut provenance);
         }
-        let mut provenance = provenance.entries;
+        let mut provenance = provenance.unwrap_or_default();
         provenance.sort_by(|a, b| a.0.cmp(&b.0));
         provenance.dedup_by(|b, a| {
             // keep the last (highest) writer of a path
@@ -87,7 +85,7 @@ impl MergeRule {
         base: Value,
         high: Value,
         layer: &Arc<str>,
-        prov: &mut Record,
+        prov: &mut Option<Provenance>,
     ) -> Value {
         if high.is_null() {
             return base;
@@ -165,26 +163,11 @@ impl MergeRule {
     }
 }
 
-/// A merge's provenance while it is made, recorded only when asked: it costs a path
-/// string per merged field, and only `--explain` prints it.
-struct Record {
-    on: bool,
-    entries: Provenance,
-}
-
-impl Record {
-    fn push(&mut self, field: impl FnOnce() -> String, layer: &Arc<str>) {
-        if self.on {
-            self.entries.push((field(), layer.clone()));
-        }
+fn record(prov: &mut Option<Provenance>, path: &str, layer: &Arc<str>) {
+    if let Some(prov) = prov {
+        let p = if path.is_empty() { "." } else { path };
+        prov.push((p.to_string(), layer.clone()));
     }
-}
-
-fn record(prov: &mut Record, path: &str, layer: &Arc<str>) {
-    prov.push(
-        || if path.is_empty() { "." } else { path }.to_string(),
-        layer,
-    );
 }
 
 fn as_list(v: Value) -> Vec<Value> {
@@ -204,12 +187,14 @@ fn keyed(
     key: &str,
     json: Option<&str>,
     layer: &Arc<str>,
-    prov: &mut Record,
+    prov: &mut Option<Provenance>,
 ) -> Value {
     let mut out = as_list(base);
     for item in as_list(high) {
         let k = text(item.get(key).unwrap_or(&Value::Null));
-        prov.push(|| format!("{path}[{key}={k}]"), layer);
+        if let Some(prov) = prov {
+            prov.push((format!("{path}[{key}={k}]"), layer.clone()));
+        }
         let same_key = |e: &&mut Value| match e.get(key) {
             Some(Value::String(s)) => *s == k,
             other => text(other.unwrap_or(&Value::Null)) == k,
